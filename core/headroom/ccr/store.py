@@ -1,0 +1,404 @@
+"""The CCR store: originals of lossy compressions, keyed by content hash, behind a SQLAlchemy URL.
+
+The default is a SQLite file; ``sqlite://`` (and ``HEADROOM_STATELESS=true``) keeps everything
+in process memory. SQLite files run in WAL mode with a busy timeout, and inserts are idempotent
+(same content, same key), so several threads and processes may write at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from headroom.config import CCRConfig, HeadroomConfig
+from headroom.errors import ConfigurationError, RetrievalError, StoreError
+
+__all__ = ["CCREntry", "CCRStore", "ccr_key", "get_store", "resolve_store_url"]
+
+log = logging.getLogger("headroom.ccr")
+
+KEY_PREFIX = "hr_"
+
+metadata = MetaData()
+
+ccr_entries = Table(
+    "headroom_ccr_entries",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("kind", String(32), nullable=False, default="text"),
+    Column("tool_name", String(256), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("last_access", Float, nullable=False),
+    Column("retrievals", Integer, nullable=False, default=0),
+    Column("meta", Text, nullable=True),
+)
+
+metrics_table = Table(
+    "headroom_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False, index=True),
+    Column("source", String(64), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("tokens_before", Integer, nullable=False),
+    Column("tokens_after", Integer, nullable=False),
+    Column("cached_tokens", Integer, nullable=False, default=0),
+    Column("cost_before", Float, nullable=True),
+    Column("cost_after", Float, nullable=True),
+    Column("data", Text, nullable=True),
+)
+
+tool_feedback = Table(
+    "headroom_tool_feedback",
+    metadata,
+    Column("tool_name", String(256), primary_key=True),
+    Column("compressions", Integer, nullable=False, default=0),
+    Column("retrievals", Integer, nullable=False, default=0),
+)
+
+
+def ccr_key(content: str) -> str:
+    """The key of ``content``: a short hash, identical for identical content."""
+    digest = hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return KEY_PREFIX + digest
+
+
+@dataclass(frozen=True)
+class CCREntry:
+    """One stored original and what is known about it."""
+
+    key: str
+    content: str
+    kind: str
+    tool_name: str | None
+    created_at: float
+    expires_at: float
+    retrievals: int
+    meta: dict[str, Any]
+
+
+def resolve_store_url(config: HeadroomConfig | None = None, store_url: str | None = None) -> str:
+    """The SQLAlchemy URL to open: in memory when stateless, relative SQLite paths under the workspace."""
+    cfg = config
+    if store_url is None:
+        if cfg is None:
+            cfg = HeadroomConfig()
+        if cfg.stateless:
+            return "sqlite://"
+        store_url = cfg.store_url
+    try:
+        url = make_url(store_url)
+    except ArgumentError:
+        raise ConfigurationError("store_url", store_url, "a SQLAlchemy URL such as sqlite:////abs/path/headroom.db") from None
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return store_url
+    path = Path(url.database)
+    if not path.is_absolute():
+        workspace = Path((cfg or HeadroomConfig()).workspace_dir).expanduser()
+        try:
+            workspace.mkdir(parents=True, exist_ok=True)
+            probe = workspace / ".headroom-write-probe"
+            probe.touch()
+            probe.unlink()
+        except OSError:
+            workspace = Path(tempfile.gettempdir()) / "headroom"
+            workspace.mkdir(parents=True, exist_ok=True)
+        path = workspace / path
+    return str(url.set(database=str(path)))
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return create_engine(
+                "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+            )
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class CCRStore:
+    """Originals by key, with TTL and size limits; also holds metrics and retrieval feedback."""
+
+    def __init__(self, url: str = "sqlite://", config: CCRConfig | None = None) -> None:
+        self.url = url
+        self.config = config or CCRConfig()
+        self._puts = 0
+        self._lock = threading.RLock()
+        try:
+            self.engine = _make_engine(url)
+            self._retry(lambda: metadata.create_all(self.engine))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the Headroom store at {url!r}: {exc}") from exc
+
+    @staticmethod
+    def _retry(fn: Any, attempts: int = 8) -> Any:
+        """Run ``fn``; retry briefly when another writer holds the SQLite lock."""
+        for i in range(attempts):
+            try:
+                return fn()
+            except OperationalError as exc:
+                if "locked" not in str(exc).lower() or i == attempts - 1:
+                    raise
+                time.sleep(0.05 * (2**i))
+        return None
+
+    # -- originals -------------------------------------------------------------------------
+    def put(self, content: str, *, kind: str = "text", tool_name: str | None = None,
+            meta: dict[str, Any] | None = None) -> str:
+        """Store ``content`` (idempotent) and return its key."""
+        key = ccr_key(content)
+        data = content.encode("utf-8", "surrogatepass")
+        if len(data) > self.config.max_entry_bytes:
+            raise StoreError(f"content of {len(data)} bytes exceeds ccr.max_entry_bytes={self.config.max_entry_bytes}")
+        now = time.time()
+        row = {
+            "key": key, "content": data, "size": len(data), "kind": kind, "tool_name": tool_name,
+            "created_at": now, "expires_at": now + self.config.ttl_seconds, "last_access": now,
+            "retrievals": 0, "meta": json.dumps(meta or {}, ensure_ascii=False, default=str),
+        }
+
+        def _write() -> None:
+            with self.engine.begin() as conn:
+                exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
+                if exists:
+                    conn.execute(update(ccr_entries).where(ccr_entries.c.key == key).values(
+                        expires_at=now + self.config.ttl_seconds, last_access=now))
+                    return
+                try:
+                    with conn.begin_nested():
+                        conn.execute(ccr_entries.insert().values(**row))
+                except IntegrityError:
+                    pass  # another writer stored the same content first: same key, same bytes
+
+        try:
+            self._retry(_write)
+            if tool_name:
+                self._bump_feedback(tool_name, compressions=1)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to the Headroom store: {exc}") from exc
+        with self._lock:
+            self._puts += 1
+            due = self._puts % 64 == 1
+        if due:
+            self.enforce_limits()
+        return key
+
+    def get_entry(self, key: str) -> CCREntry:
+        """The stored original of ``key``; RetrievalError when unknown or expired."""
+        key = key.strip()
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(ccr_entries).where(ccr_entries.c.key == key)).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the Headroom store: {exc}") from exc
+        if row is None:
+            raise RetrievalError(f"no content stored under CCR key {key!r} (unknown, or evicted by the size limits)")
+        if row.expires_at < time.time():
+            raise RetrievalError(f"CCR key {key!r} expired (ccr.ttl_seconds={self.config.ttl_seconds})")
+        return CCREntry(
+            key=row.key, content=bytes(row.content).decode("utf-8", "surrogatepass"), kind=row.kind,
+            tool_name=row.tool_name, created_at=row.created_at, expires_at=row.expires_at,
+            retrievals=row.retrievals, meta=json.loads(row.meta or "{}"),
+        )
+
+    def get(self, key: str, *, record_retrieval: bool = True) -> str:
+        """The original content of ``key``, exactly as it was stored."""
+        entry = self.get_entry(key)
+        if record_retrieval:
+            try:
+                def _touch() -> None:
+                    with self.engine.begin() as conn:
+                        conn.execute(update(ccr_entries).where(ccr_entries.c.key == entry.key).values(
+                            retrievals=ccr_entries.c.retrievals + 1, last_access=time.time()))
+                self._retry(_touch)
+                if entry.tool_name:
+                    self._bump_feedback(entry.tool_name, retrievals=1)
+            except SQLAlchemyError as exc:  # bookkeeping only: the content was read
+                log.warning("could not record a CCR retrieval: %s", exc)
+        return entry.content
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        try:
+            self.get_entry(key)
+        except RetrievalError:
+            return False
+        return True
+
+    def enforce_limits(self) -> int:
+        """Delete expired entries, then the least recently used beyond the count/size limits."""
+        now = time.time()
+        removed = 0
+
+        def _run() -> int:
+            n = 0
+            with self.engine.begin() as conn:
+                n += conn.execute(delete(ccr_entries).where(ccr_entries.c.expires_at < now)).rowcount or 0
+                count, total = conn.execute(select(func.count(), func.coalesce(func.sum(ccr_entries.c.size), 0))).one()
+                if count <= self.config.max_entries and total <= self.config.max_total_bytes:
+                    return n
+                rows = conn.execute(select(ccr_entries.c.key, ccr_entries.c.size)
+                                    .order_by(ccr_entries.c.last_access.asc())).all()
+                victims = []
+                for row in rows:
+                    if count <= self.config.max_entries and total <= self.config.max_total_bytes:
+                        break
+                    victims.append(row.key)
+                    count -= 1
+                    total -= row.size
+                for i in range(0, len(victims), 500):
+                    n += conn.execute(delete(ccr_entries).where(ccr_entries.c.key.in_(victims[i:i + 500]))).rowcount or 0
+            return n
+
+        try:
+            removed = self._retry(_run) or 0
+        except SQLAlchemyError as exc:
+            log.warning("could not enforce CCR limits: %s", exc)
+        return removed
+
+    def stats(self) -> dict[str, Any]:
+        """What the store holds: entries, bytes, retrievals, and the totals of recorded metrics."""
+        with self.engine.connect() as conn:
+            count, total, retrievals = conn.execute(select(
+                func.count(), func.coalesce(func.sum(ccr_entries.c.size), 0),
+                func.coalesce(func.sum(ccr_entries.c.retrievals), 0))).one()
+            m = conn.execute(select(
+                func.count(), func.coalesce(func.sum(metrics_table.c.tokens_before), 0),
+                func.coalesce(func.sum(metrics_table.c.tokens_after), 0),
+                func.coalesce(func.sum(metrics_table.c.cached_tokens), 0),
+                func.coalesce(func.sum(metrics_table.c.cost_before), 0.0),
+                func.coalesce(func.sum(metrics_table.c.cost_after), 0.0))).one()
+        return {
+            "url": self.url, "entries": int(count), "bytes": int(total), "retrievals": int(retrievals),
+            "requests": int(m[0]), "tokens_before": int(m[1]), "tokens_after": int(m[2]),
+            "tokens_saved": int(m[1]) - int(m[2]), "cached_tokens": int(m[3]),
+            "cost_before_usd": float(m[4]), "cost_after_usd": float(m[5]),
+            "cost_saved_usd": float(m[4]) - float(m[5]),
+        }
+
+    # -- metrics ---------------------------------------------------------------------------
+    def record_metrics(self, *, source: str, model: str, mode: str, tokens_before: int, tokens_after: int,
+                       cached_tokens: int = 0, cost_before: float | None = None, cost_after: float | None = None,
+                       data: dict[str, Any] | None = None) -> None:
+        """Append one request's figures (failures are logged, never raised: metrics are bookkeeping)."""
+        row = {"ts": time.time(), "source": source, "model": model, "mode": mode,
+               "tokens_before": tokens_before, "tokens_after": tokens_after, "cached_tokens": cached_tokens,
+               "cost_before": cost_before, "cost_after": cost_after,
+               "data": json.dumps(data or {}, ensure_ascii=False, default=str)}
+        try:
+            def _write() -> None:
+                with self.engine.begin() as conn:
+                    conn.execute(metrics_table.insert().values(**row))
+            self._retry(_write)
+        except SQLAlchemyError as exc:
+            log.warning("could not record metrics: %s", exc)
+
+    def metrics(self, *, source: str | None = None, since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Recorded requests, newest first."""
+        q = select(metrics_table).order_by(metrics_table.c.id.desc()).limit(limit)
+        if source:
+            q = q.where(metrics_table.c.source == source)
+        if since:
+            q = q.where(metrics_table.c.ts >= since)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            d["data"] = json.loads(d["data"] or "{}")
+            out.append(d)
+        return out
+
+    # -- retrieval feedback ----------------------------------------------------------------
+    def _bump_feedback(self, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
+        def _write() -> None:
+            with self.engine.begin() as conn:
+                res = conn.execute(update(tool_feedback).where(tool_feedback.c.tool_name == tool_name).values(
+                    compressions=tool_feedback.c.compressions + compressions,
+                    retrievals=tool_feedback.c.retrievals + retrievals))
+                if not res.rowcount:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(tool_feedback.insert().values(
+                                tool_name=tool_name, compressions=compressions, retrievals=retrievals))
+                    except IntegrityError:
+                        conn.execute(update(tool_feedback).where(tool_feedback.c.tool_name == tool_name).values(
+                            compressions=tool_feedback.c.compressions + compressions,
+                            retrievals=tool_feedback.c.retrievals + retrievals))
+        try:
+            self._retry(_write)
+        except SQLAlchemyError as exc:
+            log.warning("could not record tool feedback: %s", exc)
+
+    def tool_feedback(self, tool_name: str) -> tuple[int, int]:
+        """(compressions, retrievals) recorded for ``tool_name``."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tool_feedback).where(tool_feedback.c.tool_name == tool_name)).first()
+        return (0, 0) if row is None else (int(row.compressions), int(row.retrievals))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+_stores: dict[str, CCRStore] = {}
+_stores_lock = threading.Lock()
+
+
+def get_store(config: HeadroomConfig | None = None, store_url: str | None = None) -> CCRStore:
+    """The process-wide store for the resolved URL (opened once, shared by threads)."""
+    url = resolve_store_url(config, store_url)
+    key = f"{os.getpid()}:{url}"
+    store = _stores.get(key)
+    if store is None:
+        with _stores_lock:
+            store = _stores.get(key)
+            if store is None:
+                store = CCRStore(url, config.ccr if config else None)
+                _stores[key] = store
+    return store

@@ -1,0 +1,15 @@
+"""Content compressors, one module each, and the table the router uses."""
+
+from __future__ import annotations
+
+from headroom.compressors.base import Compressed, CompressionContext, Compressor
+from headroom.compressors.detection import ContentType
+
+__all__ = ["Compressed", "CompressionContext", "Compressor", "ContentType", "default_compressors"]
+
+
+def default_compressors() -> dict[ContentType, Compressor]:
+    """The built-in compressor for each content type."""
+    from headroom.compressors.smart_crusher import SmartCrusher
+
+    return {ContentType.JSON: SmartCrusher()}

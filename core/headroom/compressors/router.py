@@ -1,0 +1,144 @@
+"""The content router: detects what a text is and hands it to the compressor of that kind.
+
+It only routes. Each compressor lives in its own module; this module keeps the table from
+content type to compressor, the fail-open guard and the content-hash result cache that lets
+an agent loop pay once for a tool output it re-sends every turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from headroom import metrics
+from headroom.compressors.base import Compressed, CompressionContext, Compressor
+from headroom.compressors.detection import ContentType, detect_content_type
+
+__all__ = ["ResultCache", "compress_content", "register", "result_cache"]
+
+log = logging.getLogger("headroom.router")
+
+_registry: dict[ContentType, Compressor] = {}
+
+
+def register(kind: ContentType, compressor: Compressor) -> None:
+    """Route content of ``kind`` to ``compressor`` (replaces an earlier registration)."""
+    _registry[kind] = compressor
+
+
+def _ensure_registered() -> None:
+    if _registry:
+        return
+    from headroom.compressors import default_compressors
+
+    for kind, compressor in default_compressors().items():
+        _registry.setdefault(kind, compressor)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    compressed: Compressed | None
+    kind: ContentType
+    reason: str
+
+
+class ResultCache:
+    """LRU of compression outcomes keyed by content hash, query, tool and settings."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._data: OrderedDict[bytes, _Outcome] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: bytes) -> _Outcome | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return hit
+
+    def put(self, key: bytes, outcome: _Outcome) -> None:
+        with self._lock:
+            self._data[key] = outcome
+            if len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.hits = self.misses = 0
+
+
+result_cache = ResultCache()
+_persisted: set[tuple[int, str]] = set()
+_persisted_lock = threading.Lock()
+
+
+def _cache_key(text: str, ctx: CompressionContext) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    h.update(text.encode("utf-8", "surrogatepass"))
+    h.update(b"\0" + ctx.query.encode("utf-8", "surrogatepass"))
+    h.update(b"\0" + (ctx.tool_name or "").encode("utf-8", "surrogatepass"))
+    h.update(b"\0" + ctx.crusher_config.model_dump_json().encode())
+    h.update(b"\0" + ctx.config.ccr.model_dump_json().encode())
+    h.update(f"\0{ctx.lossless_only}\0{ctx.config.intercept_tool_results}\0{ctx.counter.model}".encode())
+    return h.digest()
+
+
+def _run(text: str, ctx: CompressionContext) -> _Outcome:
+    kind = detect_content_type(text)
+    compressor = _registry.get(kind)
+    if compressor is None:
+        return _Outcome(None, kind, f"no compressor for {kind.value} content")
+    try:
+        out = compressor.compress(text, ctx)
+    except RecursionError:
+        metrics.increment(f"errors.{compressor.name}")
+        return _Outcome(None, kind, f"{compressor.name}: nesting too deep, passed through")
+    except Exception as exc:  # fail open: the original goes to the model unchanged
+        metrics.increment(f"errors.{compressor.name}")
+        log.exception("%s failed; content passed through unchanged", compressor.name)
+        return _Outcome(None, kind, f"{compressor.name} error ({type(exc).__name__}: {exc}); passed through")
+    if out is None:
+        return _Outcome(None, kind, f"{compressor.name}: nothing to gain")
+    if out.lossy and ctx.lossless_only:
+        metrics.increment(f"errors.{compressor.name}.lossy_when_protected")
+        return _Outcome(None, kind, f"{compressor.name} dropped content of a protected tool; passed through")
+    return _Outcome(out, kind, "")
+
+
+def compress_content(text: str, ctx: CompressionContext) -> tuple[Compressed | None, ContentType, str, bool]:
+    """Compress one text: (result or None, detected type, pass-through reason, cache hit).
+
+    Never raises for content: any compressor error is logged, counted and passed through.
+    """
+    _ensure_registered()
+    key = _cache_key(text, ctx)
+    cached = result_cache.get(key)
+    if cached is None:
+        outcome = _run(text, ctx)
+        result_cache.put(key, outcome)
+        hit = False
+    else:
+        outcome, hit = cached, True
+        # A cached lossy result still needs its original in this store (another store, a new process).
+        out = outcome.compressed
+        if out is not None and out.lossy and out.ccr_key and ctx.persist and ctx.store is not None:
+            marker = (id(ctx.store), out.ccr_key)
+            with _persisted_lock:
+                known = marker in _persisted
+            if not known and out.ccr_key not in ctx.store:
+                ctx.store_original(text, out.details.get("kind", outcome.kind.value))
+    out = outcome.compressed
+    if out is not None and out.lossy and out.ccr_key and ctx.persist and ctx.store is not None:
+        with _persisted_lock:
+            _persisted.add((id(ctx.store), out.ccr_key))
+    return outcome.compressed, outcome.kind, outcome.reason, hit

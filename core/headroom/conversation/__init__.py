@@ -1,0 +1,1 @@
+"""Conversation-level stages: cache alignment, context fitting, provider cache hints, prefix freezing."""

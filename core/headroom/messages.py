@@ -1,0 +1,166 @@
+"""OpenAI-format chat messages: validation, and access to the text Headroom may compress.
+
+Messages are plain dicts (``role``, ``content``, ``tool_calls``, ``tool_call_id``, ``name``).
+Content may be a string or a list of parts (``{"type": "text", "text": ...}``); Anthropic-style
+``tool_result`` parts inside user messages are understood too.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from headroom.errors import InvalidArgumentError
+
+__all__ = [
+    "KNOWN_ROLES",
+    "TextSlot",
+    "copy_messages",
+    "iter_text_slots",
+    "last_user_index",
+    "message_text",
+    "question_for",
+    "tool_names_by_call_id",
+    "validate_messages",
+]
+
+KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def validate_messages(messages: object) -> list[str]:
+    """Check the caller's argument; return pass-through notes for oddities that are not errors.
+
+    Raises InvalidArgumentError when ``messages`` is not a list of dicts with a ``role``.
+    Unknown roles are not errors: those messages pass through untouched, noted in the result.
+    """
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, list):
+        raise InvalidArgumentError(
+            f"messages must be a list of OpenAI-format message dicts, got {type(messages).__name__}"
+        )
+    notes: list[str] = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise InvalidArgumentError(f"messages[{i}] must be a dict with 'role' and 'content', got {type(m).__name__}")
+        role = m.get("role")
+        if not isinstance(role, str):
+            raise InvalidArgumentError(f"messages[{i}] has no string 'role' (got {role!r})")
+        if role not in KNOWN_ROLES:
+            notes.append(f"messages[{i}]: unknown role {role!r} passed through unchanged")
+    return notes
+
+
+def copy_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A deep copy, so the caller's list is never mutated."""
+    return copy.deepcopy(messages)
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The plain text of a message's content (text parts joined by newlines)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, dict):
+                if isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                elif part.get("type") == "tool_result":
+                    inner = part.get("content")
+                    if isinstance(inner, str):
+                        texts.append(inner)
+                    elif isinstance(inner, list):
+                        texts.extend(p["text"] for p in inner if isinstance(p, dict) and isinstance(p.get("text"), str))
+            elif isinstance(part, str):
+                texts.append(part)
+        return "\n".join(texts)
+    return ""
+
+
+@dataclass
+class TextSlot:
+    """One compressible string inside a message, with a setter that writes the replacement back."""
+
+    message_index: int
+    text: str
+    tool_name: str | None
+    path: tuple[Any, ...]
+    """Where the string sits inside the message dict, e.g. ("content",) or ("content", 2, "text")."""
+
+    def write(self, message: dict[str, Any], value: str) -> None:
+        target: Any = message
+        for step in self.path[:-1]:
+            target = target[step]
+        target[self.path[-1]] = value
+
+
+def tool_names_by_call_id(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """Map tool_call id -> tool (function) name from assistant messages (OpenAI and Anthropic styles)."""
+    names: dict[str, str] = {}
+    for m in messages:
+        for call in m.get("tool_calls") or []:
+            if isinstance(call, dict):
+                fn = call.get("function") or {}
+                name = fn.get("name") if isinstance(fn, dict) else None
+                if call.get("id") and name:
+                    names[str(call["id"])] = str(name)
+        content = m.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "tool_use" and part.get("id"):
+                    names[str(part["id"])] = str(part.get("name", ""))
+    return names
+
+
+def iter_text_slots(messages: list[dict[str, Any]], roles: frozenset[str]) -> Iterator[TextSlot]:
+    """Every compressible string of the messages whose role is in ``roles``."""
+    names = tool_names_by_call_id(messages)
+    for i, m in enumerate(messages):
+        role = m.get("role")
+        if role not in roles:
+            continue
+        tool_name = names.get(str(m.get("tool_call_id", ""))) or m.get("name") if role in ("tool", "function") else None
+        content = m.get("content")
+        if isinstance(content, str):
+            yield TextSlot(i, content, tool_name, ("content",))
+        elif isinstance(content, list):
+            for j, part in enumerate(content):
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "text" and isinstance(part.get("text"), str):
+                    yield TextSlot(i, part["text"], tool_name, ("content", j, "text"))
+                elif part.get("type") == "tool_result":
+                    result_tool = names.get(str(part.get("tool_use_id", "")))
+                    inner = part.get("content")
+                    if isinstance(inner, str):
+                        yield TextSlot(i, inner, result_tool, ("content", j, "content"))
+                    elif isinstance(inner, list):
+                        for k, sub in enumerate(inner):
+                            if isinstance(sub, dict) and isinstance(sub.get("text"), str):
+                                yield TextSlot(i, sub["text"], result_tool, ("content", j, "content", k, "text"))
+
+
+def _is_tool_result_only(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and bool(content) and all(
+        isinstance(p, dict) and p.get("type") == "tool_result" for p in content
+    )
+
+
+def last_user_index(messages: list[dict[str, Any]]) -> int | None:
+    """Index of the last user message that asks something (not an Anthropic tool-result carrier)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user" and not _is_tool_result_only(messages[i]):
+            return i
+    return None
+
+
+def question_for(messages: list[dict[str, Any]], index: int) -> str:
+    """The user question that led to ``messages[index]``: the nearest earlier asking user message."""
+    for i in range(index - 1, -1, -1):
+        m = messages[i]
+        if m.get("role") == "user" and not _is_tool_result_only(m):
+            return message_text(m)
+    return ""

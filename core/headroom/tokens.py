@@ -1,0 +1,237 @@
+"""Token counting: exact with tiktoken where a public tokenizer exists, a documented estimate elsewhere.
+
+Encodings are resolved offline and never downloaded: first ``TIKTOKEN_CACHE_DIR`` (tiktoken's
+own cache convention), then the copies bundled with Headroom, then llama-index-core's. When no
+file is found the counter says so once in the log and estimates.
+
+Which tokenizer:
+- ``o200k_base``: gpt-4o, gpt-4.1, gpt-5, o1/o3/o4 and their dated or fine-tuned variants.
+- ``cl100k_base``: gpt-4, gpt-3.5-turbo, text-embedding-3 (older OpenAI models).
+- Claude and other models with no public tokenizer: ``ceil(o200k_count * 1.1)``. Anthropic's
+  tokenizer yields roughly 5-15% more tokens than o200k on English and JSON; the estimate errs
+  on the high side so windows are not overrun.
+- No encoding file at all: ``ceil(utf8_bytes / 3.6)`` (a typical bytes-per-token ratio for
+  code and JSON under o200k).
+
+Counts are cached by content hash, so re-counting an agent's history costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TokenCounter", "count_message_tokens", "count_tokens", "encoding_name_for", "get_counter"]
+
+log = logging.getLogger("headroom.tokens")
+
+_URLS = {
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+}
+_BUNDLED = Path(__file__).parent / "_tiktoken"
+_CLAUDE_FACTOR = 1.1
+_BYTES_PER_TOKEN = 3.6
+# Per-message framing of the chat format (role, separators), as OpenAI documents for its models.
+MESSAGE_OVERHEAD = 3
+REPLY_PRIMING = 3
+
+_encodings: dict[str, Any] = {}
+_missing: set[str] = set()
+_load_lock = threading.Lock()
+
+
+def encoding_name_for(model: str) -> str | None:
+    """The tiktoken encoding of ``model``, or None when it has no public tokenizer."""
+    name = model.lower().removeprefix("ft:").split("/")[-1]
+    if name.startswith(("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o", "gpt-oss")):
+        return "o200k_base"
+    if name.startswith(("gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada")):
+        return "cl100k_base"
+    return None
+
+
+def _candidate_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("TIKTOKEN_CACHE_DIR"):
+        dirs.append(Path(os.environ["TIKTOKEN_CACHE_DIR"]))
+    dirs.append(_BUNDLED)
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("llama_index.core")
+        if spec and spec.origin:
+            dirs.append(Path(spec.origin).parent / "_static" / "tiktoken_cache")
+    except (ImportError, ValueError):
+        pass
+    return dirs
+
+
+def _find_file(encoding: str) -> Path | None:
+    cache_key = hashlib.sha1(_URLS[encoding].encode()).hexdigest()
+    for d in _candidate_dirs():
+        for candidate in (d / cache_key, d / f"{encoding}.tiktoken"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _load_encoding(encoding: str) -> Any | None:
+    """The tiktoken Encoding, built from a local file only; None (logged once) if there is none."""
+    if encoding in _encodings:
+        return _encodings[encoding]
+    if encoding in _missing:
+        return None
+    with _load_lock:
+        if encoding in _encodings:
+            return _encodings[encoding]
+        path = _find_file(encoding)
+        if path is None:
+            _missing.add(encoding)
+            log.warning("no local %s encoding file found; token counts are estimates (bytes / %.1f)",
+                        encoding, _BYTES_PER_TOKEN)
+            return None
+        import tiktoken
+        import tiktoken_ext.openai_public as public
+
+        # tiktoken's constructors read through its cache; point it at the directory holding the
+        # file under its sha1 name, or at a private copy named that way, for this one load.
+        cache_dir = path.parent
+        expected = cache_dir / hashlib.sha1(_URLS[encoding].encode()).hexdigest()
+        if not expected.is_file():
+            import tempfile
+
+            cache_dir = Path(tempfile.mkdtemp(prefix="headroom-tiktoken-"))
+            (cache_dir / expected.name).write_bytes(path.read_bytes())
+        previous = os.environ.get("TIKTOKEN_CACHE_DIR")
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
+        try:
+            spec = getattr(public, encoding)()
+            enc = tiktoken.Encoding(**spec)
+        except Exception as exc:  # a corrupt file: estimate rather than fail
+            _missing.add(encoding)
+            log.warning("could not load %s from %s (%s); token counts are estimates", encoding, path, exc)
+            return None
+        finally:
+            if previous is None:
+                os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+            else:
+                os.environ["TIKTOKEN_CACHE_DIR"] = previous
+        _encodings[encoding] = enc
+        return enc
+
+
+class TokenCounter:
+    """Counts tokens of text for one model; thread-safe, cached by content hash."""
+
+    def __init__(self, model: str, cache_size: int = 65_536) -> None:
+        self.model = model
+        self.encoding_name = encoding_name_for(model)
+        self._scale = 1.0 if self.encoding_name else _CLAUDE_FACTOR
+        self._enc = _load_encoding(self.encoding_name or "o200k_base")
+        self._cache: OrderedDict[bytes, int] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def exact(self) -> bool:
+        """True when counts come from the model's own public tokenizer."""
+        return self.encoding_name is not None and self._enc is not None
+
+    def count(self, text: str) -> int:
+        """Tokens in ``text`` (exact for OpenAI models, estimated otherwise; see module docs)."""
+        if not text:
+            return 0
+        if len(text) < 64:
+            return self._count_uncached(text)
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        n = self._count_uncached(text)
+        with self._lock:
+            self._cache[key] = n
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return n
+
+    def _count_uncached(self, text: str) -> int:
+        if self._enc is None:
+            return math.ceil(len(text.encode("utf-8", "surrogatepass")) / _BYTES_PER_TOKEN)
+        try:
+            n = len(self._enc.encode_ordinary(text))
+        except (UnicodeEncodeError, ValueError):
+            n = len(self._enc.encode_ordinary(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")))
+        return n if self._scale == 1.0 else math.ceil(n * self._scale)
+
+    def count_messages(self, messages: list[dict[str, Any]]) -> int:
+        """Tokens of a chat request: contents, tool calls and the chat format's framing."""
+        total = REPLY_PRIMING if messages else 0
+        for message in messages:
+            total += MESSAGE_OVERHEAD + self.count(message_text_for_counting(message))
+        return total
+
+
+def message_text_for_counting(message: dict[str, Any]) -> str:
+    """All text of a message that reaches the model: role, content parts, tool calls, names."""
+    import json
+
+    parts: list[str] = [str(message.get("role", ""))]
+    content = message.get("content")
+    if isinstance(content, str):
+        parts.append(content)
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict):
+                text = part.get("text")
+                if isinstance(text, str):
+                    parts.append(text)
+                elif part.get("type") in ("tool_result",) and isinstance(part.get("content"), (str, list)):
+                    inner = part["content"]
+                    parts.append(inner if isinstance(inner, str) else json.dumps(inner, ensure_ascii=False))
+                elif part.get("type") not in ("image_url", "image", "input_audio"):
+                    parts.append(json.dumps(part, ensure_ascii=False, default=str))
+            elif isinstance(part, str):
+                parts.append(part)
+    elif content is not None:
+        parts.append(str(content))
+    if message.get("tool_calls"):
+        parts.append(json.dumps(message["tool_calls"], ensure_ascii=False, default=str))
+    if message.get("name"):
+        parts.append(str(message["name"]))
+    return "\n".join(parts)
+
+
+_counters: dict[str, TokenCounter] = {}
+_counters_lock = threading.Lock()
+
+
+def get_counter(model: str) -> TokenCounter:
+    """The shared counter of ``model`` (one per model name, created on first use)."""
+    counter = _counters.get(model)
+    if counter is None:
+        with _counters_lock:
+            counter = _counters.setdefault(model, TokenCounter(model))
+    return counter
+
+
+def count_tokens(text: str, model: str = "gpt-4o") -> int:
+    """Tokens of ``text`` for ``model``.
+
+        >>> count_tokens("hello world", "gpt-4o")
+        2
+    """
+    return get_counter(model).count(text)
+
+
+def count_message_tokens(messages: list[dict[str, Any]], model: str = "gpt-4o") -> int:
+    """Tokens of a list of OpenAI-format chat messages for ``model``."""
+    return get_counter(model).count_messages(messages)
