@@ -1,0 +1,39 @@
+"""Shared fixtures: the real corpus (skips when absent), bundled samples, an isolated store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = (REPO.parent / "shared" / "corpus").resolve()
+SAMPLES = REPO / "core" / "headroom" / "samples"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The full corpus beside the repo (../shared/corpus); CI always has it, a user's clone does not."""
+    if not (CORPUS / "json").is_dir() or not (CORPUS / "logs").is_dir():
+        pytest.skip("full corpus ../shared/corpus not present (CI provides it beside the clone)")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """The small real sample set shipped inside the package (always present)."""
+    return SAMPLES
+
+
+@pytest.fixture(autouse=True)
+def _isolated_headroom_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep every test's store and config away from the user's ~/.headroom."""
+    home = tmp_path_factory.mktemp("headroom-home")
+    monkeypatch.setenv("HEADROOM_WORKSPACE_DIR", str(home))
+    monkeypatch.setenv("HEADROOM_CONFIG_DIR", str(home / "config"))
+    for name in list(os.environ):
+        if name.startswith("HEADROOM_") and name not in ("HEADROOM_WORKSPACE_DIR", "HEADROOM_CONFIG_DIR"):
+            monkeypatch.delenv(name, raising=False)
+    yield
