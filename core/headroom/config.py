@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from headroom import env as _env
+from headroom.content_config import ContentConfig
 from headroom.errors import ConfigurationError
 
 __all__ = [
@@ -237,6 +238,7 @@ class HeadroomConfig(_Model):
     cache_optimizer: CacheOptimizerConfig = Field(default_factory=CacheOptimizerConfig)
     ccr: CCRConfig = Field(default_factory=CCRConfig)
     prefix_freeze: PrefixFreezeConfig = Field(default_factory=PrefixFreezeConfig)
+    content: ContentConfig = Field(default_factory=ContentConfig, description="Log, search, diff, text and HTML compressors (headroom.content_config).")
     optimization_mode: OptimizationMode = Field("token", description="token (rewrite for savings) or cache (freeze sent turns).")
     keep_turns: int = Field(2, ge=0, description="The last N user turns are never dropped by context fitting.")
     tool_profiles: dict[str, ToolProfile] = Field(default_factory=dict, description="Per-tool compression settings.")
