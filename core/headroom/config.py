@@ -75,7 +75,9 @@ def parse_optimization_mode(value: object, field: str = "optimization_mode") -> 
     """Turn ``token``/``cache`` or a legacy alias (``token_savings``, ``cost_savings``, ...) into the canonical name."""
     if isinstance(value, str) and value.strip().lower() in _OPTIMIZATION_ALIASES:
         return _OPTIMIZATION_ALIASES[value.strip().lower()]
-    raise ConfigurationError(field, value, "'token' or 'cache' (aliases: " + ", ".join(sorted(_OPTIMIZATION_ALIASES)) + ")")
+    raise ConfigurationError(
+        field, value, "'token' or 'cache' (aliases: " + ", ".join(sorted(_OPTIMIZATION_ALIASES)) + ")"
+    )
 
 
 class _Model(BaseModel):
@@ -158,7 +160,9 @@ class CacheAlignerConfig(_Model):
     entropy_threshold: float = Field(0.7, ge=0, le=1, description="Normalised entropy above which a token is random.")
     normalize_whitespace: bool = Field(True, description="Normalise whitespace in system prompts.")
     collapse_blank_lines: bool = Field(True, description="Collapse runs of blank lines.")
-    dynamic_tail_separator: str = Field("\n\n---\n[Dynamic Context]\n", description="Marks where dynamic content begins.")
+    dynamic_tail_separator: str = Field(
+        "\n\n---\n[Dynamic Context]\n", description="Marks where dynamic content begins."
+    )
     date_patterns: list[str] = Field(
         default_factory=lambda: list(_DEFAULT_DATE_PATTERNS),
         description="Legacy date regexes used when use_dynamic_detector is False.",
@@ -176,12 +180,16 @@ class CacheOptimizerConfig(_Model):
 class CCRConfig(_Model):
     """Compress-Cache-Retrieve: what lossy compression removes stays retrievable by key."""
 
-    enabled: bool = Field(True, description="Store originals of lossy compressions; without it only lossless paths run.")
+    enabled: bool = Field(
+        True, description="Store originals of lossy compressions; without it only lossless paths run."
+    )
     ttl_seconds: int = Field(7 * 24 * 3600, ge=1, description="Entries older than this are expired.")
     max_entries: int = Field(100_000, ge=1, description="Oldest entries are evicted beyond this count.")
     max_entry_bytes: int = Field(64 * 1024 * 1024, ge=1, description="Larger originals are not compressed lossily.")
     max_total_bytes: int = Field(2 * 1024**3, ge=1, description="Oldest entries are evicted beyond this total.")
-    inject_retrieval_tool: bool = Field(True, description="Integrations offer the headroom_retrieve tool when content was elided.")
+    inject_retrieval_tool: bool = Field(
+        True, description="Integrations offer the headroom_retrieve tool when content was elided."
+    )
     max_retrieval_rounds: int = Field(3, ge=0, description="Rounds an integration answers headroom_retrieve itself.")
 
 
@@ -190,7 +198,9 @@ class PrefixFreezeConfig(_Model):
 
     enabled: bool = Field(True, description="Freeze already-sent turns in cache mode.")
     max_sessions: int = Field(1024, ge=1, description="Conversations remembered (least recently used are forgotten).")
-    min_frozen_messages: int = Field(1, ge=0, description="Freeze only when at least this many messages were sent before.")
+    min_frozen_messages: int = Field(
+        1, ge=0, description="Freeze only when at least this many messages were sent before."
+    )
 
 
 class ToolProfile(_Model):
@@ -232,20 +242,31 @@ class HeadroomConfig(_Model):
     output_buffer_tokens: int = Field(4000, ge=0, description="Tokens reserved for the model's answer.")
     intercept_tool_results: bool = Field(False, description="Opt in to outlining source files read by tools.")
     generate_diff_artifact: bool = Field(False, description="Attach a unified diff of each transform for debugging.")
-    discover_pipeline_extensions: bool = Field(True, description="Load transforms registered under the entry-point group.")
+    discover_pipeline_extensions: bool = Field(
+        True, description="Load transforms registered under the entry-point group."
+    )
     smart_crusher: SmartCrusherConfig = Field(default_factory=SmartCrusherConfig)
     cache_aligner: CacheAlignerConfig = Field(default_factory=CacheAlignerConfig)
     cache_optimizer: CacheOptimizerConfig = Field(default_factory=CacheOptimizerConfig)
     ccr: CCRConfig = Field(default_factory=CCRConfig)
     prefix_freeze: PrefixFreezeConfig = Field(default_factory=PrefixFreezeConfig)
-    content: ContentConfig = Field(default_factory=ContentConfig, description="Log, search, diff, text and HTML compressors (headroom.content_config).")
-    optimization_mode: OptimizationMode = Field("token", description="token (rewrite for savings) or cache (freeze sent turns).")
+    content: ContentConfig = Field(
+        default_factory=ContentConfig,
+        description="Log, search, diff, text and HTML compressors (headroom.content_config).",
+    )
+    optimization_mode: OptimizationMode = Field(
+        "token", description="token (rewrite for savings) or cache (freeze sent turns)."
+    )
     keep_turns: int = Field(2, ge=0, description="The last N user turns are never dropped by context fitting.")
     tool_profiles: dict[str, ToolProfile] = Field(default_factory=dict, description="Per-tool compression settings.")
-    protect_tool_results: list[str] = Field(default_factory=list, description="Tools whose results are never compressed lossily.")
+    protect_tool_results: list[str] = Field(
+        default_factory=list, description="Tools whose results are never compressed lossily."
+    )
     stateless: bool = Field(False, description="No filesystem writes: the store lives in memory.")
     workspace_dir: str = Field(default_factory=_env.default_workspace_dir, description="Read-write state root.")
-    config_dir: str = Field(default_factory=_env.default_config_dir, description="Read-mostly config root (models.json).")
+    config_dir: str = Field(
+        default_factory=_env.default_config_dir, description="Read-mostly config root (models.json)."
+    )
     model_limits_source: str | None = Field(None, description="JSON string or path with custom limits and pricing.")
     budget_usd: float | None = Field(None, gt=0, description="Daily spend limit enforced by HeadroomClient.")
 

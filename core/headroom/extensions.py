@@ -38,7 +38,9 @@ def discover_extensions(refresh: bool = False) -> list[tuple[str, Callable[..., 
     return _cache
 
 
-def run_extensions(messages: list[dict[str, Any]], *, model: str, config: Any) -> tuple[list[dict[str, Any]], list[str]]:
+def run_extensions(
+    messages: list[dict[str, Any]], *, model: str, config: Any
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Apply each extension in name order; return the messages and the names of those that ran."""
     applied: list[str] = []
     for name, fn in discover_extensions():

@@ -42,7 +42,9 @@ def validate_messages(messages: object) -> list[str]:
     notes: list[str] = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
-            raise InvalidArgumentError(f"messages[{i}] must be a dict with 'role' and 'content', got {type(m).__name__}")
+            raise InvalidArgumentError(
+                f"messages[{i}] must be a dict with 'role' and 'content', got {type(m).__name__}"
+            )
         role = m.get("role")
         if not isinstance(role, str):
             raise InvalidArgumentError(f"messages[{i}] has no string 'role' (got {role!r})")
@@ -144,8 +146,10 @@ def iter_text_slots(messages: list[dict[str, Any]], roles: frozenset[str]) -> It
 
 def _is_tool_result_only(message: dict[str, Any]) -> bool:
     content = message.get("content")
-    return isinstance(content, list) and bool(content) and all(
-        isinstance(p, dict) and p.get("type") == "tool_result" for p in content
+    return (
+        isinstance(content, list)
+        and bool(content)
+        and all(isinstance(p, dict) and p.get("type") == "tool_result" for p in content)
     )
 
 

@@ -157,11 +157,16 @@ class ModelRegistry:
                 self._set(name, provider, window=window)
             for name, price in (block.get("pricing") or {}).items():
                 try:
-                    pricing = Pricing(float(price["input"]), float(price["output"]),
-                                      None if price.get("cached_input") is None else float(price["cached_input"]))
+                    pricing = Pricing(
+                        float(price["input"]),
+                        float(price["output"]),
+                        None if price.get("cached_input") is None else float(price["cached_input"]),
+                    )
                 except (KeyError, TypeError, ValueError):
                     raise ConfigurationError(
-                        f"models.{provider}.pricing.{name}", price, "an object with numeric input, output[, cached_input]"
+                        f"models.{provider}.pricing.{name}",
+                        price,
+                        "an object with numeric input, output[, cached_input]",
                     ) from None
                 self._set(name, provider, pricing=pricing)
 

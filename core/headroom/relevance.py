@@ -9,16 +9,72 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 
-__all__ = ["BM25", "query_terms", "query_identifiers", "tokenize"]
+__all__ = ["BM25", "query_identifiers", "query_terms", "tokenize"]
 
 _WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-./:@#]*[A-Za-z0-9_]|[A-Za-z0-9_]")
 _STOP = frozenset(
-    "a an and are as at be by can did do does for from has have how i in is it its me my not of on or "
-    "show tell that the their them there these this those to was were what when where which who why "
-    "with you your find list give get all any about please".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "not",
+        "of",
+        "on",
+        "or",
+        "show",
+        "tell",
+        "that",
+        "the",
+        "their",
+        "them",
+        "there",
+        "these",
+        "this",
+        "those",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "you",
+        "your",
+        "find",
+        "list",
+        "give",
+        "get",
+        "all",
+        "any",
+        "about",
+        "please",
+    ]
 )
 
 
@@ -55,34 +111,38 @@ def query_identifiers(query: str) -> list[str]:
 
 
 class BM25:
-    """Okapi BM25 over a fixed list of documents."""
+    """Okapi BM25 of a query over a fixed list of documents.
+
+    Term frequencies are counted per query term with one C-level regex scan per document, so
+    scoring costs O(query terms x bytes) and no per-document tokenisation: fast enough to run
+    on every tool output. Document length is measured in characters / 5 (a word-length proxy).
+    """
 
     def __init__(self, documents: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
-        self._tfs = [Counter(tokenize(d)) for d in documents]
-        self._lens = [sum(tf.values()) for tf in self._tfs]
-        self._avg = (sum(self._lens) / len(self._lens)) if self._lens else 0.0
-        df: Counter[str] = Counter()
-        for tf in self._tfs:
-            df.update(tf.keys())
-        n = len(self._tfs)
-        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self._docs = [d.lower() for d in documents]
+        self._lens = [max(len(d) / 5.0, 1.0) for d in self._docs]
+        self._avg = (sum(self._lens) / len(self._lens)) if self._lens else 1.0
 
     def scores(self, query: str) -> list[float]:
         """One score per document (0 when nothing of the query occurs)."""
         terms = query_terms(query)
-        if not terms or not self._tfs:
-            return [0.0] * len(self._tfs)
-        out = []
-        for tf, length in zip(self._tfs, self._lens):
-            s = 0.0
-            norm = self.k1 * (1 - self.b + self.b * (length / self._avg if self._avg else 0))
-            for t in terms:
-                f = tf.get(t)
+        n = len(self._docs)
+        if not terms or not n:
+            return [0.0] * n
+        out = [0.0] * n
+        for term in terms:
+            pattern = re.compile(r"(?<![a-z0-9_])" + re.escape(term) + r"(?![a-z0-9_])")
+            tfs = [len(pattern.findall(d)) if term in d else 0 for d in self._docs]
+            df = sum(1 for f in tfs if f)
+            if not df:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            for i, f in enumerate(tfs):
                 if f:
-                    s += self._idf[t] * f * (self.k1 + 1) / (f + norm)
-            out.append(s)
+                    norm = self.k1 * (1 - self.b + self.b * self._lens[i] / self._avg)
+                    out[i] += idf * f * (self.k1 + 1) / (f + norm)
         return out
 
     def top(self, query: str, k: int, min_score: float = 0.0) -> list[int]:

@@ -94,8 +94,9 @@ def _load_encoding(encoding: str) -> Any | None:
         path = _find_file(encoding)
         if path is None:
             _missing.add(encoding)
-            log.warning("no local %s encoding file found; token counts are estimates (bytes / %.1f)",
-                        encoding, _BYTES_PER_TOKEN)
+            log.warning(
+                "no local %s encoding file found; token counts are estimates (bytes / %.1f)", encoding, _BYTES_PER_TOKEN
+            )
             return None
         import tiktoken
         import tiktoken_ext.openai_public as public
@@ -176,12 +177,16 @@ class TokenCounter:
         """Tokens of a chat request: contents, tool calls and the chat format's framing."""
         total = REPLY_PRIMING if messages else 0
         for message in messages:
-            total += MESSAGE_OVERHEAD + self.count(message_text_for_counting(message))
+            total += MESSAGE_OVERHEAD + sum(self.count(piece) for piece in message_pieces(message))
         return total
 
 
-def message_text_for_counting(message: dict[str, Any]) -> str:
-    """All text of a message that reaches the model: role, content parts, tool calls, names."""
+def message_pieces(message: dict[str, Any]) -> list[str]:
+    """The texts of a message that reach the model: role, content parts, tool calls, names.
+
+    Counted piece by piece so each piece's count is cached on its own: a tool output already
+    counted while compressing is not tokenised again when the whole request is counted.
+    """
     import json
 
     parts: list[str] = [str(message.get("role", ""))]
@@ -194,9 +199,16 @@ def message_text_for_counting(message: dict[str, Any]) -> str:
                 text = part.get("text")
                 if isinstance(text, str):
                     parts.append(text)
-                elif part.get("type") in ("tool_result",) and isinstance(part.get("content"), (str, list)):
+                elif part.get("type") == "tool_result" and isinstance(part.get("content"), (str, list)):
                     inner = part["content"]
-                    parts.append(inner if isinstance(inner, str) else json.dumps(inner, ensure_ascii=False))
+                    if isinstance(inner, str):
+                        parts.append(inner)
+                    else:
+                        for sub in inner:
+                            if isinstance(sub, dict) and isinstance(sub.get("text"), str):
+                                parts.append(sub["text"])
+                            else:
+                                parts.append(json.dumps(sub, ensure_ascii=False, default=str))
                 elif part.get("type") not in ("image_url", "image", "input_audio"):
                     parts.append(json.dumps(part, ensure_ascii=False, default=str))
             elif isinstance(part, str):
@@ -207,7 +219,12 @@ def message_text_for_counting(message: dict[str, Any]) -> str:
         parts.append(json.dumps(message["tool_calls"], ensure_ascii=False, default=str))
     if message.get("name"):
         parts.append(str(message["name"]))
-    return "\n".join(parts)
+    return parts
+
+
+def message_text_for_counting(message: dict[str, Any]) -> str:
+    """All text of a message that reaches the model, joined (see :func:`message_pieces`)."""
+    return "\n".join(message_pieces(message))
 
 
 _counters: dict[str, TokenCounter] = {}
@@ -226,8 +243,8 @@ def get_counter(model: str) -> TokenCounter:
 def count_tokens(text: str, model: str = "gpt-4o") -> int:
     """Tokens of ``text`` for ``model``.
 
-        >>> count_tokens("hello world", "gpt-4o")
-        2
+    >>> count_tokens("hello world", "gpt-4o")
+    2
     """
     return get_counter(model).count(text)
 

@@ -79,7 +79,7 @@ def _line_range(original: str, spec: str) -> str:
     except ValueError:
         raise HeadroomError(f"lines must look like '120-180', got {spec!r}") from None
     lines = original.splitlines(keepends=True)
-    return "".join(lines[start - 1:end])
+    return "".join(lines[start - 1 : end])
 
 
 def execute_retrieve_tool(arguments: dict[str, Any] | str, store: CCRStore) -> str:

@@ -121,7 +121,9 @@ def resolve_store_url(config: HeadroomConfig | None = None, store_url: str | Non
     try:
         url = make_url(store_url)
     except ArgumentError:
-        raise ConfigurationError("store_url", store_url, "a SQLAlchemy URL such as sqlite:////abs/path/headroom.db") from None
+        raise ConfigurationError(
+            "store_url", store_url, "a SQLAlchemy URL such as sqlite:////abs/path/headroom.db"
+        ) from None
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return store_url
     path = Path(url.database)
@@ -143,9 +145,7 @@ def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
-            return create_engine(
-                "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
-            )
+            return create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -188,8 +188,9 @@ class CCRStore:
         return None
 
     # -- originals -------------------------------------------------------------------------
-    def put(self, content: str, *, kind: str = "text", tool_name: str | None = None,
-            meta: dict[str, Any] | None = None) -> str:
+    def put(
+        self, content: str, *, kind: str = "text", tool_name: str | None = None, meta: dict[str, Any] | None = None
+    ) -> str:
         """Store ``content`` (idempotent) and return its key."""
         key = ccr_key(content)
         data = content.encode("utf-8", "surrogatepass")
@@ -197,17 +198,27 @@ class CCRStore:
             raise StoreError(f"content of {len(data)} bytes exceeds ccr.max_entry_bytes={self.config.max_entry_bytes}")
         now = time.time()
         row = {
-            "key": key, "content": data, "size": len(data), "kind": kind, "tool_name": tool_name,
-            "created_at": now, "expires_at": now + self.config.ttl_seconds, "last_access": now,
-            "retrievals": 0, "meta": json.dumps(meta or {}, ensure_ascii=False, default=str),
+            "key": key,
+            "content": data,
+            "size": len(data),
+            "kind": kind,
+            "tool_name": tool_name,
+            "created_at": now,
+            "expires_at": now + self.config.ttl_seconds,
+            "last_access": now,
+            "retrievals": 0,
+            "meta": json.dumps(meta or {}, ensure_ascii=False, default=str),
         }
 
         def _write() -> None:
             with self.engine.begin() as conn:
                 exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
                 if exists:
-                    conn.execute(update(ccr_entries).where(ccr_entries.c.key == key).values(
-                        expires_at=now + self.config.ttl_seconds, last_access=now))
+                    conn.execute(
+                        update(ccr_entries)
+                        .where(ccr_entries.c.key == key)
+                        .values(expires_at=now + self.config.ttl_seconds, last_access=now)
+                    )
                     return
                 try:
                     with conn.begin_nested():
@@ -241,9 +252,14 @@ class CCRStore:
         if row.expires_at < time.time():
             raise RetrievalError(f"CCR key {key!r} expired (ccr.ttl_seconds={self.config.ttl_seconds})")
         return CCREntry(
-            key=row.key, content=bytes(row.content).decode("utf-8", "surrogatepass"), kind=row.kind,
-            tool_name=row.tool_name, created_at=row.created_at, expires_at=row.expires_at,
-            retrievals=row.retrievals, meta=json.loads(row.meta or "{}"),
+            key=row.key,
+            content=bytes(row.content).decode("utf-8", "surrogatepass"),
+            kind=row.kind,
+            tool_name=row.tool_name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            retrievals=row.retrievals,
+            meta=json.loads(row.meta or "{}"),
         )
 
     def get(self, key: str, *, record_retrieval: bool = True) -> str:
@@ -251,10 +267,15 @@ class CCRStore:
         entry = self.get_entry(key)
         if record_retrieval:
             try:
+
                 def _touch() -> None:
                     with self.engine.begin() as conn:
-                        conn.execute(update(ccr_entries).where(ccr_entries.c.key == entry.key).values(
-                            retrievals=ccr_entries.c.retrievals + 1, last_access=time.time()))
+                        conn.execute(
+                            update(ccr_entries)
+                            .where(ccr_entries.c.key == entry.key)
+                            .values(retrievals=ccr_entries.c.retrievals + 1, last_access=time.time())
+                        )
+
                 self._retry(_touch)
                 if entry.tool_name:
                     self._bump_feedback(entry.tool_name, retrievals=1)
@@ -283,8 +304,9 @@ class CCRStore:
                 count, total = conn.execute(select(func.count(), func.coalesce(func.sum(ccr_entries.c.size), 0))).one()
                 if count <= self.config.max_entries and total <= self.config.max_total_bytes:
                     return n
-                rows = conn.execute(select(ccr_entries.c.key, ccr_entries.c.size)
-                                    .order_by(ccr_entries.c.last_access.asc())).all()
+                rows = conn.execute(
+                    select(ccr_entries.c.key, ccr_entries.c.size).order_by(ccr_entries.c.last_access.asc())
+                ).all()
                 victims = []
                 for row in rows:
                     if count <= self.config.max_entries and total <= self.config.max_total_bytes:
@@ -293,7 +315,10 @@ class CCRStore:
                     count -= 1
                     total -= row.size
                 for i in range(0, len(victims), 500):
-                    n += conn.execute(delete(ccr_entries).where(ccr_entries.c.key.in_(victims[i:i + 500]))).rowcount or 0
+                    n += (
+                        conn.execute(delete(ccr_entries).where(ccr_entries.c.key.in_(victims[i : i + 500]))).rowcount
+                        or 0
+                    )
             return n
 
         try:
@@ -305,41 +330,78 @@ class CCRStore:
     def stats(self) -> dict[str, Any]:
         """What the store holds: entries, bytes, retrievals, and the totals of recorded metrics."""
         with self.engine.connect() as conn:
-            count, total, retrievals = conn.execute(select(
-                func.count(), func.coalesce(func.sum(ccr_entries.c.size), 0),
-                func.coalesce(func.sum(ccr_entries.c.retrievals), 0))).one()
-            m = conn.execute(select(
-                func.count(), func.coalesce(func.sum(metrics_table.c.tokens_before), 0),
-                func.coalesce(func.sum(metrics_table.c.tokens_after), 0),
-                func.coalesce(func.sum(metrics_table.c.cached_tokens), 0),
-                func.coalesce(func.sum(metrics_table.c.cost_before), 0.0),
-                func.coalesce(func.sum(metrics_table.c.cost_after), 0.0))).one()
+            count, total, retrievals = conn.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(ccr_entries.c.size), 0),
+                    func.coalesce(func.sum(ccr_entries.c.retrievals), 0),
+                )
+            ).one()
+            m = conn.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(metrics_table.c.tokens_before), 0),
+                    func.coalesce(func.sum(metrics_table.c.tokens_after), 0),
+                    func.coalesce(func.sum(metrics_table.c.cached_tokens), 0),
+                    func.coalesce(func.sum(metrics_table.c.cost_before), 0.0),
+                    func.coalesce(func.sum(metrics_table.c.cost_after), 0.0),
+                )
+            ).one()
         return {
-            "url": self.url, "entries": int(count), "bytes": int(total), "retrievals": int(retrievals),
-            "requests": int(m[0]), "tokens_before": int(m[1]), "tokens_after": int(m[2]),
-            "tokens_saved": int(m[1]) - int(m[2]), "cached_tokens": int(m[3]),
-            "cost_before_usd": float(m[4]), "cost_after_usd": float(m[5]),
+            "url": self.url,
+            "entries": int(count),
+            "bytes": int(total),
+            "retrievals": int(retrievals),
+            "requests": int(m[0]),
+            "tokens_before": int(m[1]),
+            "tokens_after": int(m[2]),
+            "tokens_saved": int(m[1]) - int(m[2]),
+            "cached_tokens": int(m[3]),
+            "cost_before_usd": float(m[4]),
+            "cost_after_usd": float(m[5]),
             "cost_saved_usd": float(m[4]) - float(m[5]),
         }
 
     # -- metrics ---------------------------------------------------------------------------
-    def record_metrics(self, *, source: str, model: str, mode: str, tokens_before: int, tokens_after: int,
-                       cached_tokens: int = 0, cost_before: float | None = None, cost_after: float | None = None,
-                       data: dict[str, Any] | None = None) -> None:
+    def record_metrics(
+        self,
+        *,
+        source: str,
+        model: str,
+        mode: str,
+        tokens_before: int,
+        tokens_after: int,
+        cached_tokens: int = 0,
+        cost_before: float | None = None,
+        cost_after: float | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         """Append one request's figures (failures are logged, never raised: metrics are bookkeeping)."""
-        row = {"ts": time.time(), "source": source, "model": model, "mode": mode,
-               "tokens_before": tokens_before, "tokens_after": tokens_after, "cached_tokens": cached_tokens,
-               "cost_before": cost_before, "cost_after": cost_after,
-               "data": json.dumps(data or {}, ensure_ascii=False, default=str)}
+        row = {
+            "ts": time.time(),
+            "source": source,
+            "model": model,
+            "mode": mode,
+            "tokens_before": tokens_before,
+            "tokens_after": tokens_after,
+            "cached_tokens": cached_tokens,
+            "cost_before": cost_before,
+            "cost_after": cost_after,
+            "data": json.dumps(data or {}, ensure_ascii=False, default=str),
+        }
         try:
+
             def _write() -> None:
                 with self.engine.begin() as conn:
                     conn.execute(metrics_table.insert().values(**row))
+
             self._retry(_write)
         except SQLAlchemyError as exc:
             log.warning("could not record metrics: %s", exc)
 
-    def metrics(self, *, source: str | None = None, since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def metrics(
+        self, *, source: str | None = None, since: float | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         """Recorded requests, newest first."""
         q = select(metrics_table).order_by(metrics_table.c.id.desc()).limit(limit)
         if source:
@@ -359,18 +421,32 @@ class CCRStore:
     def _bump_feedback(self, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
         def _write() -> None:
             with self.engine.begin() as conn:
-                res = conn.execute(update(tool_feedback).where(tool_feedback.c.tool_name == tool_name).values(
-                    compressions=tool_feedback.c.compressions + compressions,
-                    retrievals=tool_feedback.c.retrievals + retrievals))
+                res = conn.execute(
+                    update(tool_feedback)
+                    .where(tool_feedback.c.tool_name == tool_name)
+                    .values(
+                        compressions=tool_feedback.c.compressions + compressions,
+                        retrievals=tool_feedback.c.retrievals + retrievals,
+                    )
+                )
                 if not res.rowcount:
                     try:
                         with conn.begin_nested():
-                            conn.execute(tool_feedback.insert().values(
-                                tool_name=tool_name, compressions=compressions, retrievals=retrievals))
+                            conn.execute(
+                                tool_feedback.insert().values(
+                                    tool_name=tool_name, compressions=compressions, retrievals=retrievals
+                                )
+                            )
                     except IntegrityError:
-                        conn.execute(update(tool_feedback).where(tool_feedback.c.tool_name == tool_name).values(
-                            compressions=tool_feedback.c.compressions + compressions,
-                            retrievals=tool_feedback.c.retrievals + retrievals))
+                        conn.execute(
+                            update(tool_feedback)
+                            .where(tool_feedback.c.tool_name == tool_name)
+                            .values(
+                                compressions=tool_feedback.c.compressions + compressions,
+                                retrievals=tool_feedback.c.retrievals + retrievals,
+                            )
+                        )
+
         try:
             self._retry(_write)
         except SQLAlchemyError as exc:

@@ -13,7 +13,11 @@ from typing import Any, Protocol
 from headroom.config import HeadroomConfig, SmartCrusherConfig
 from headroom.tokens import TokenCounter
 
-__all__ = ["Compressed", "CompressionContext", "Compressor"]
+__all__ = ["Compressed", "CompressionContext", "Compressor", "PassThrough"]
+
+
+class PassThrough(Exception):
+    """Raised by a compressor to leave content unchanged for a reason worth reporting (e.g. malformed JSON)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from headroom import metrics
-from headroom.compressors.base import Compressed, CompressionContext, Compressor
+from headroom.compressors.base import Compressed, CompressionContext, Compressor, PassThrough
 from headroom.compressors.detection import ContentType, detect_content_type
 
 __all__ = ["ResultCache", "compress_content", "register", "result_cache"]
@@ -100,6 +100,8 @@ def _run(text: str, ctx: CompressionContext) -> _Outcome:
         return _Outcome(None, kind, f"no compressor for {kind.value} content")
     try:
         out = compressor.compress(text, ctx)
+    except PassThrough as why:
+        return _Outcome(None, kind, f"{compressor.name}: {why}; passed through")
     except RecursionError:
         metrics.increment(f"errors.{compressor.name}")
         return _Outcome(None, kind, f"{compressor.name}: nesting too deep, passed through")

@@ -1,12 +1,336 @@
-"""SmartCrusher: schema-preserving compression of JSON arrays (being written; see issue 2)."""
+"""SmartCrusher: compresses JSON arrays in tool outputs, keeping the items that matter.
+
+For every array of at least ``min_items_to_analyze`` items (at the top level, or nested in an
+envelope such as ``{"total_count": 593, "workflow_runs": [...]}``) it keeps, verbatim:
+
+- items that carry errors or failures, rare categorical values, numeric outliers and change points;
+- items that match the question (identifiers it names, BM25 over the items);
+- the first and last items (``first_fraction`` / ``last_fraction`` of K);
+- and fills the rest of K with the items least like those already kept.
+
+K grows with the logarithm of the array's length and reaches ``max_items_after_crush`` at 1,024
+items (arrays of 30 keep about 8 plus the must-keep items). The output is valid JSON of the
+original shape: kept items in their original order followed by one marker element that says how
+many items were omitted and the CCR key that returns the original. A lossless re-encoding
+(minified, or a column table for uniform objects) is chosen instead when it saves at least
+``lossless_min_savings_ratio`` of the bytes and dropping items would not save that much more;
+with ``lossless_only`` nothing is ever dropped.
+"""
 
 from __future__ import annotations
 
-from headroom.compressors.base import Compressed, CompressionContext
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from headroom.ccr.store import ccr_key
+from headroom.compressors.base import Compressed, CompressionContext, PassThrough
+from headroom.compressors.json_analysis import analyse_array, item_signature, jaccard
+from headroom.compressors.json_lossless import encode_tables, is_uniform, minified
+from headroom.config import SmartCrusherConfig
+
+__all__ = ["MARKER_KEY", "SmartCrusher", "adaptive_k"]
+
+MARKER_KEY = "_headroom"
+_FULL_K_AT = 4096
+_MAX_SEARCH_DEPTH = 4
+_FILL_SAMPLE = 256
+
+
+def adaptive_k(n: int, cfg: SmartCrusherConfig, boost: float = 1.0) -> int:
+    """How many items of an ``n``-item array to keep before must-keep items are added."""
+    if n <= 1:
+        return n
+    base = cfg.max_items_after_crush * min(1.0, math.log2(n) / math.log2(_FULL_K_AT))
+    k = math.ceil(base * boost)
+    return max(min(3, n), min(k, math.ceil(cfg.max_items_after_crush * boost), n))
+
+
+@dataclass
+class _ArrayCrush:
+    path: tuple[Any, ...]
+    before: int
+    kept: list[int]
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _find_arrays(data: Any, min_items: int) -> list[tuple[Any, ...]]:
+    """Paths of the arrays worth crushing: the root array, or arrays inside nested objects."""
+    if isinstance(data, list):
+        return [()] if len(data) >= max(min_items, 2) else []
+    found: list[tuple[Any, ...]] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if len(path) > _MAX_SEARCH_DEPTH or not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if isinstance(value, list) and len(value) >= max(min_items, 2):
+                found.append((*path, key))
+            elif isinstance(value, dict):
+                stack.append(((*path, key), value))
+    return sorted(found, key=lambda p: [str(x) for x in p])
+
+
+def _has_uniform_array(data: Any) -> bool:
+    """True when the root or an array found by :func:`_find_arrays` holds uniform objects."""
+    return any(is_uniform(_get(data, p)) for p in _find_arrays(data, 3))
+
+
+def _get(data: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        data = data[step]
+    return data
+
+
+def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    parent = _get(data, path[:-1])
+    parent[path[-1]] = value
+    return data
+
+
+def _fill_by_diversity(
+    n: int, chosen: set[int], slots: int, items: list[Any], docs: list[str], threshold: float
+) -> list[int]:
+    """Up to ``slots`` more items, each the least similar to what is already kept."""
+    if slots <= 0:
+        return []
+    step = max(1, n // _FILL_SAMPLE)
+    candidates = [i for i in range(0, n, step) if i not in chosen]
+    sigs = {i: item_signature(items[i]) for i in list(chosen) + candidates}
+    seen_docs = {docs[i] for i in chosen}
+    picked: list[int] = []
+    best_sim = {i: max((jaccard(sigs[i], sigs[j]) for j in chosen), default=0.0) for i in candidates}
+    while len(picked) < slots and candidates:
+        i = min(candidates, key=lambda c: (best_sim[c], c))
+        candidates.remove(i)
+        if best_sim[i] >= threshold or docs[i] in seen_docs:
+            continue  # a near-duplicate of a kept item says nothing new
+        picked.append(i)
+        seen_docs.add(docs[i])
+        for c in candidates:
+            s = jaccard(sigs[c], sigs[i])
+            if s > best_sim[c]:
+                best_sim[c] = s
+    return picked
+
+
+def _summary(items: list[Any], omitted: list[int], fields: tuple[str, ...], numeric: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in fields:
+        counts: dict[str, int] = {}
+        for i in omitted:
+            it = items[i]
+            if isinstance(it, dict) and key in it and not isinstance(it[key], (dict, list)):
+                label = json.dumps(it[key], ensure_ascii=False)
+                counts[label] = counts.get(label, 0) + 1
+        if counts:
+            out[key] = counts
+    for key in numeric:
+        vals = [
+            items[i][key] for i in omitted if isinstance(items[i], dict) and isinstance(items[i].get(key), (int, float))
+        ]
+        if vals:
+            out[key] = {"min": min(vals), "max": max(vals)}
+    return out
 
 
 class SmartCrusher:
+    """The JSON compressor; see the module documentation for what it keeps."""
+
     name = "smart_crusher"
 
     def compress(self, text: str, ctx: CompressionContext) -> Compressed | None:
-        return None
+        cfg = ctx.crusher_config
+        if not cfg.enabled:
+            raise PassThrough("SmartCrusher disabled")
+        if len(text) < cfg.min_tokens_to_crush or (
+            len(text) < 8 * cfg.min_tokens_to_crush and ctx.counter.count(text) < cfg.min_tokens_to_crush
+        ):
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PassThrough(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        if not isinstance(data, (list, dict)):
+            return None
+        lossless_text, lossless_form = self._lossless(data, text)
+        original_len = len(text)
+        lossless_saving = 1 - len(lossless_text) / original_len
+        lossless = (
+            Compressed(
+                lossless_text,
+                f"smart_crusher:lossless:{lossless_form}",
+                lossy=False,
+                details={"kind": "json", "form": lossless_form},
+            )
+            if lossless_saving >= cfg.lossless_min_savings_ratio
+            else None
+        )
+        too_big = len(text.encode("utf-8", "surrogatepass")) > ctx.config.ccr.max_entry_bytes
+        if ctx.lossless_only or too_big:
+            return lossless
+        crushed = self._crush(data, text, ctx, cfg)
+        if crushed is None:
+            return lossless
+        lossy_text, details = crushed
+        if (
+            lossless is not None
+            and (len(lossless_text) - len(lossy_text)) / original_len < cfg.lossless_min_savings_ratio
+        ):
+            return lossless
+        if len(lossy_text) >= original_len:
+            return lossless
+        key = ctx.store_original(text, "json", meta={"arrays": details["arrays"]})
+        return Compressed(lossy_text, "smart_crusher:lossy", lossy=True, ccr_key=key, details=details)
+
+    @staticmethod
+    def _lossless(data: Any, text: str) -> tuple[str, str]:
+        plain = minified(data)
+        if not _has_uniform_array(data):
+            return plain, "minified"
+        table = minified(encode_tables(data))
+        return (table, "table") if len(table) < len(plain) * 0.97 else (plain, "minified")
+
+    def _crush(
+        self, data: Any, text: str, ctx: CompressionContext, cfg: SmartCrusherConfig
+    ) -> tuple[str, dict[str, Any]] | None:
+        paths = _find_arrays(data, cfg.min_items_to_analyze)
+        if not paths:
+            return None
+        boost = self._feedback_boost(ctx, cfg)
+        key = ccr_key(text)
+        crushes: list[_ArrayCrush] = []
+        for path in paths:
+            items = _get(data, path)
+            new_items, crush = self._crush_array(items, path, ctx, cfg, boost, key)
+            if crush is not None:
+                data = _set(data, path, new_items)
+                crushes.append(crush)
+        if not crushes:
+            return None
+        details = {
+            "kind": "json",
+            "arrays": [
+                {
+                    "path": "/".join(str(p) for p in c.path) or "/",
+                    "items_before": c.before,
+                    "items_after": len(c.kept),
+                    "kept_positions": c.kept,
+                    "reasons": c.reasons,
+                }
+                for c in crushes
+            ],
+            "items_before": sum(c.before for c in crushes),
+            "items_after": sum(len(c.kept) for c in crushes),
+        }
+        return minified(data), details
+
+    @staticmethod
+    def _feedback_boost(ctx: CompressionContext, cfg: SmartCrusherConfig) -> float:
+        """Keep more items for tools whose omitted items the model keeps retrieving."""
+        if not cfg.use_feedback_hints or ctx.store is None or not ctx.tool_name:
+            return 1.0
+        try:
+            compressions, retrievals = ctx.store.tool_feedback(ctx.tool_name)
+        except Exception:
+            return 1.0
+        confidence = compressions / (compressions + 5)
+        if compressions == 0 or confidence < cfg.toin_confidence_threshold:
+            return 1.0
+        return 1.0 + min(retrievals / compressions, 1.0)
+
+    def _crush_array(
+        self,
+        items: list[Any],
+        path: tuple[Any, ...],
+        ctx: CompressionContext,
+        cfg: SmartCrusherConfig,
+        boost: float,
+        key: str,
+    ) -> tuple[list[Any], _ArrayCrush | None]:
+        n = len(items)
+        k = adaptive_k(n, cfg, boost)
+        if n <= k:
+            return items, None
+        docs = [minified(it) for it in items]
+        analysis = analyse_array(items, docs, ctx.query, cfg)
+        reasons: dict[str, int] = {}
+        chosen: set[int] = set()
+
+        def take(i: int, why: str) -> None:
+            if i not in chosen:
+                chosen.add(i)
+                reasons[why] = reasons.get(why, 0) + 1
+
+        n_first = max(1, round(k * cfg.first_fraction)) if cfg.first_fraction > 0 else 0
+        n_last = max(1, round(k * cfg.last_fraction)) if cfg.last_fraction > 0 else 0
+        for i in range(min(n_first, n)):
+            take(i, "first")
+        for i in range(max(n - n_last, 0), n):
+            take(i, "last")
+        statistical = 0
+        for i in sorted(analysis.must_keep):
+            why = analysis.must_keep[i]
+            primary = sorted(why)[0].split(":")[0]
+            if why & {"error", "query", "query_id"} or any(r.startswith("rare:") for r in why):
+                take(i, "error" if "error" in why else primary)
+            elif statistical < k:
+                statistical += 1
+                take(i, primary)
+        slots = k - len(chosen)
+        for i in _fill_by_diversity(n, chosen, slots, items, docs, cfg.similarity_threshold):
+            take(i, "diverse")
+        if len(chosen) >= n:
+            return items, None
+        kept = sorted(chosen)
+        omitted = [i for i in range(n) if i not in chosen]
+        new_items = [items[i] for i in kept]
+        marker_text = (
+            f"{len(omitted)} of {n} items omitted by headroom (kept positions {_ranges(kept)}: "
+            f"{', '.join(f'{v} {r}' for r, v in sorted(reasons.items()))}). "
+            f"Call headroom_retrieve with key={key} (optionally a query) to get them."
+        )
+        if all(isinstance(it, dict) for it in new_items):
+            marker: dict[str, Any] = {MARKER_KEY: marker_text}
+            if cfg.include_summaries:
+                marker["summary"] = _summary(items, omitted, analysis.categorical_fields, analysis.numeric_fields)
+            if cfg.factor_out_constants and len(new_items) >= 2:
+                constants = _constants(new_items)
+                if constants:
+                    new_items = [{k2: v for k2, v in it.items() if k2 not in constants} for it in new_items]
+                    marker["constants"] = constants
+            new_items.append(marker)
+        else:
+            new_items.append(f"[{marker_text}]")
+        return new_items, _ArrayCrush(path, n, kept, reasons)
+
+
+def _constants(items: list[dict[str, Any]]) -> dict[str, Any]:
+    first = items[0]
+    out = {}
+    for k, v in first.items():
+        encoded = minified(v)
+        if all(k in it and minified(it[k]) == encoded for it in items[1:]):
+            out[k] = v
+    return out
+
+
+def _ranges(indices: list[int]) -> str:
+    """``[0, 1, 2, 7, 9, 10]`` -> ``0-2,7,9-10``."""
+    parts: list[str] = []
+    start = prev = None
+    for i in indices:
+        if start is None:
+            start = prev = i
+        elif prev is not None and i == prev + 1:
+            prev = i
+        else:
+            parts.append(f"{start}-{prev}" if start != prev else f"{start}")
+            start = prev = i
+    if start is not None:
+        parts.append(f"{start}-{prev}" if start != prev else f"{start}")
+    return ",".join(parts)

@@ -1,0 +1,300 @@
+"""Which items of a JSON array must survive crushing, and why.
+
+Statistics over the items' top-level fields find the items a reader would look for: those that
+carry errors or failures, rare categorical values (one ``failure`` among many ``success``),
+numeric outliers and change points, and those that match the user's question.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from headroom.config import SmartCrusherConfig
+from headroom.relevance import BM25, query_identifiers
+
+__all__ = ["ArrayAnalysis", "analyse_array", "item_signature", "jaccard"]
+
+_ERROR_WORDS = re.compile(
+    r"\b(error|errors|errored|exception|fail|failed|failure|failing|fatal|panic|crash(?:ed)?|"
+    r"timed[ _]out|timeout|denied|refused|abort(?:ed)?|cancel(?:led|ed)?|rejected|invalid|"
+    r"critical|severe|unhealthy|down|broken|conflict|stale|startup_failure|action_required)\b",
+    re.IGNORECASE,
+)
+_STATUS_KEYS = frozenset(
+    {
+        "status",
+        "conclusion",
+        "state",
+        "result",
+        "outcome",
+        "level",
+        "severity",
+        "health",
+        "phase",
+        "status_code",
+        "state_reason",
+        "mergeable_state",
+        "lifecycle_state",
+    }
+)
+_ERROR_KEYS = frozenset(
+    {
+        "error",
+        "errors",
+        "exception",
+        "exceptions",
+        "failure",
+        "failures",
+        "traceback",
+        "stacktrace",
+        "stack_trace",
+        "error_message",
+        "errormessage",
+        "fault",
+    }
+)
+_CATEGORY_KEYS = _STATUS_KEYS | frozenset(
+    {"type", "event", "action", "kind", "category", "conclusion", "reason", "role", "visibility", "environment"}
+)
+_ID_KEY = re.compile(r"(^|_)(id|ids|number|sha|hash|node_id|key|uuid|guid|timestamp|ts)$", re.IGNORECASE)
+_MAX_CATEGORY_LEN = 80
+
+
+@dataclass(frozen=True)
+class ArrayAnalysis:
+    """Per-item reasons to keep it (index -> set of reasons)."""
+
+    must_keep: dict[int, frozenset[str]] = field(default_factory=dict)
+    categorical_fields: tuple[str, ...] = ()
+    numeric_fields: tuple[str, ...] = ()
+    query_scores: tuple[float, ...] = ()
+
+
+def _scalar_key(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_CATEGORY_LEN else None
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return None
+
+
+def _is_error_value(key: str, value: Any) -> bool:
+    k = key.lower()
+    if k in _ERROR_KEYS:
+        return value not in (None, "", [], {}, False, 0)
+    if k in _STATUS_KEYS:
+        if isinstance(value, str) and _ERROR_WORDS.search(value):
+            return True
+        if k == "status_code" or (k == "status" and isinstance(value, int)):
+            return isinstance(value, int) and value >= 400
+    if isinstance(value, str) and value[:12].lower().startswith(("error", "exception", "traceback", "fatal")):
+        return True
+    return False
+
+
+_TEXT_KEYS = frozenset({"message", "msg", "detail", "details", "description", "output", "reason", "summary", "text"})
+_CHECKED_KEYS = _STATUS_KEYS | _ERROR_KEYS | _TEXT_KEYS
+
+
+def _carries_error(item: Any) -> bool:
+    if isinstance(item, dict):
+        for k, v in item.items():
+            lk = k.lower() if isinstance(k, str) else str(k)
+            if lk in _CHECKED_KEYS and _is_error_value(lk, v):
+                return True
+            if isinstance(v, dict):
+                for k2, v2 in v.items():
+                    lk2 = k2.lower() if isinstance(k2, str) else str(k2)
+                    if lk2 in _CHECKED_KEYS and _is_error_value(lk2, v2):
+                        return True
+        return False
+    if isinstance(item, str):
+        return bool(_ERROR_WORDS.search(item[:500]))
+    return False
+
+
+def _numeric(values: list[Any]) -> list[float] | None:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None
+        out.append(float(v))
+    return out
+
+
+def _mean_std(xs: Sequence[float]) -> tuple[float, float]:
+    n = len(xs)
+    mean = sum(xs) / n
+    var = sum((x - mean) ** 2 for x in xs) / n
+    return mean, math.sqrt(var)
+
+
+def _change_points(xs: list[float], threshold: float) -> list[int]:
+    n = len(xs)
+    w = max(3, n // 10)
+    if n < 2 * w + 2:
+        return []
+    _, std = _mean_std(xs)
+    if std == 0:
+        return []
+    shifts = []
+    for i in range(w, n - w + 1):
+        before = sum(xs[i - w : i]) / w
+        after = sum(xs[i : i + w]) / w
+        shifts.append((abs(after - before), i))
+    points = []
+    for k, (shift, i) in enumerate(shifts):
+        if shift <= threshold * std:
+            continue
+        left = shifts[k - 1][0] if k > 0 else -1
+        right = shifts[k + 1][0] if k + 1 < len(shifts) else -1
+        if shift >= left and shift > right:
+            points.append(i)
+    return points
+
+
+def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrusherConfig) -> ArrayAnalysis:
+    """Why each item must be kept; ``docs`` are the items serialised (for relevance)."""
+    n = len(items)
+    keep: dict[int, set[str]] = {}
+
+    def mark(i: int, reason: str) -> None:
+        keep.setdefault(i, set()).add(reason)
+
+    for i, item in enumerate(items):
+        if _carries_error(item):
+            mark(i, "error")
+
+    dict_items = [it for it in items if isinstance(it, dict)]
+    categorical: list[str] = []
+    numeric: list[str] = []
+    if dict_items and len(dict_items) >= n * 0.8:
+        keys: Counter[str] = Counter()
+        for it in dict_items:
+            keys.update(it.keys())
+        for key, present in keys.items():
+            column = [it.get(key) if isinstance(it, dict) else None for it in items]
+            scalars = [_scalar_key(v) for v in column]
+            hashable = [s for s, v in zip(scalars, column) if s is not None or v is None]
+            distinct = Counter(hashable)
+            if present < n:
+                distinct[("<absent>",)] += n - present
+            uniqueness = len(distinct) / n
+            # Categorical: few distinct values. Rare values are what a reader looks for.
+            # Categorical: nearly constant (below uniqueness_threshold), or a status-like field with
+            # few values. A rare value of such a field is what a reader looks for.
+            nearly_constant = len(distinct) <= max(3, math.ceil(cfg.uniqueness_threshold * n))
+            few_values = key.lower() in _CATEGORY_KEYS and len(distinct) <= max(3, 2 * math.sqrt(n), n / 2)
+            if len(distinct) >= 2 and (nearly_constant or few_values):
+                categorical.append(key)
+                rare_limit = max(2, math.floor(0.1 * n))
+                for value, count in distinct.items():
+                    if count <= rare_limit and count < n / 2:
+                        for i, it in enumerate(items):
+                            if not isinstance(it, dict):
+                                continue
+                            v = it.get(key) if key in it else ("<absent>",)
+                            sv = v if isinstance(v, tuple) else _scalar_key(v)
+                            if sv == value and (value is not None or v is None):
+                                mark(i, f"rare:{key}")
+                continue
+            if uniqueness < cfg.uniqueness_threshold or _ID_KEY.search(key):
+                continue
+            nums = _numeric(column)
+            if nums is None or len(nums) < max(cfg.min_items_to_analyze, 5):
+                continue
+            numeric.append(key)
+            mean, std = _mean_std(nums)
+            if std > 0:
+                for i, x in enumerate(nums):
+                    if abs(x - mean) / std > cfg.variance_threshold:
+                        mark(i, f"outlier:{key}")
+            if cfg.preserve_change_points:
+                for i in _change_points(nums, cfg.variance_threshold):
+                    mark(i, f"change:{key}")
+
+    scores: list[float] = []
+    if query.strip():
+        for i in _exact_value_matches(items, query):
+            mark(i, "query_id")
+        ids = [x.lower() for x in query_identifiers(query)]
+        lowered = [d.lower() for d in docs] if ids else []
+        for x in ids:
+            hits = [i for i, d in enumerate(lowered) if x in d]
+            # An identifier found in every item is not selective (a repo name in every URL).
+            if 0 < len(hits) <= max(3, n // 4):
+                for i in hits:
+                    mark(i, "query_id")
+        scores = BM25(docs).scores(query)
+        best = max(scores) if scores else 0.0
+        if best > 0:
+            ordered = sorted(scores)
+            median = ordered[len(ordered) // 2]
+            top = sorted(range(n), key=lambda i: (-scores[i], i))[:3]
+            for i in top:
+                if scores[i] >= 0.6 * best and scores[i] > 1.5 * median + 1e-9:
+                    mark(i, "query")
+    return ArrayAnalysis(
+        must_keep={i: frozenset(r) for i, r in keep.items()},
+        categorical_fields=tuple(categorical),
+        numeric_fields=tuple(numeric),
+        query_scores=tuple(scores),
+    )
+
+
+_QUERY_TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-./:@#]*[A-Za-z0-9_]|[0-9]+")
+
+
+def _exact_value_matches(items: list[Any], query: str) -> list[int]:
+    """Items whose own top-level field equals a token of the query (``number 7``, a sha, a login).
+
+    A match on an identifier-like field (id, number, sha, ...) wins; a match on any other field
+    counts only when it is selective (few items share the value).
+    """
+    tokens = {t.lower() for t in _QUERY_TOKEN.findall(query)}
+    tokens.update(q.lower() for q in query_identifiers(query))
+    if not tokens:
+        return []
+    by_id: list[int] = []
+    by_value: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        for k, v in item.items():
+            if isinstance(v, (dict, list)) or v is None or isinstance(v, bool):
+                continue
+            sv = str(v).lower()
+            if sv in tokens:
+                if _ID_KEY.search(str(k)) or str(k).lower() in ("login", "name", "full_name", "title", "slug"):
+                    by_id.append(i)
+                else:
+                    by_value.setdefault(sv, []).append(i)
+    if by_id:
+        return sorted(set(by_id))
+    limit = max(3, len(items) // 4)
+    return sorted({i for hits in by_value.values() if len(hits) <= limit for i in hits})
+
+
+def item_signature(item: Any) -> frozenset[int]:
+    """A set of hashed (field, value) pairs of an item's top-level scalars, for similarity."""
+    if isinstance(item, dict):
+        out = set()
+        for k, v in item.items():
+            if isinstance(v, (dict, list)):
+                out.add(hash((k, type(v).__name__, len(v))))
+            else:
+                out.add(hash((k, v if not isinstance(v, str) else v[:200])))
+        return frozenset(out)
+    return frozenset({hash(json.dumps(item, default=str)[:500])})
+
+
+def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)

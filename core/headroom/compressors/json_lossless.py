@@ -1,0 +1,66 @@
+"""Lossless re-encodings of JSON: minified text, and a compact table for arrays of uniform objects.
+
+The table form writes each key once instead of once per item:
+``{"_headroom_table": {"columns": [...], "rows": [[...], ...]}}`` (nested arrays of uniform objects
+anywhere in the document are encoded the same way). Every value survives; ``decode_tables``
+turns it back into the original structure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["TABLE_KEY", "decode_tables", "encode_tables", "is_uniform", "minified"]
+
+TABLE_KEY = "_headroom_table"
+_MIN_ROWS = 3
+
+
+def minified(value: Any) -> str:
+    """``value`` as JSON without insignificant whitespace (non-ASCII kept as is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _uniform_columns(items: list[Any]) -> list[str] | None:
+    if len(items) < _MIN_ROWS or not all(isinstance(it, dict) and it for it in items):
+        return None
+    first = list(items[0].keys())
+    keyset = set(first)
+    for it in items[1:]:
+        if len(it) != len(first) or set(it.keys()) != keyset:
+            return None
+    return first
+
+
+def is_uniform(items: Any) -> bool:
+    """True for a list of at least 3 objects that all have the same keys."""
+    return isinstance(items, list) and _uniform_columns(items) is not None
+
+
+def encode_tables(value: Any, depth: int = 0) -> Any:
+    """``value`` with every array of uniform objects replaced by its table form."""
+    if depth > 64:
+        return value
+    if isinstance(value, list):
+        columns = _uniform_columns(value)
+        if columns is not None:
+            rows = [[encode_tables(it[c], depth + 1) for c in columns] for it in value]
+            return {TABLE_KEY: {"columns": columns, "rows": rows}}
+        return [encode_tables(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: encode_tables(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def decode_tables(value: Any) -> Any:
+    """The inverse of :func:`encode_tables`."""
+    if isinstance(value, dict):
+        table = value.get(TABLE_KEY)
+        if len(value) == 1 and isinstance(table, dict) and set(table) == {"columns", "rows"}:
+            cols = table["columns"]
+            return [{c: decode_tables(v) for c, v in zip(cols, row)} for row in table["rows"]]
+        return {k: decode_tables(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_tables(v) for v in value]
+    return value
