@@ -1,0 +1,285 @@
+"""Presenting benchmark results: per-file and summary tables, JSON, and a progress bar.
+
+Tables are plain aligned text for a terminal or GitHub-flavoured Markdown for the README. The
+summary checks each kind against the project's benchmark targets (issues 2 and 3): JSON at
+least 70% fewer tokens and 40 MB/s, logs at least 85% fewer and 20 MB/s, both keeping every
+target.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from headroom.benchmark.runner import CaseResult
+
+__all__ = ["TARGETS", "KindSummary", "ProgressBar", "format_cases", "format_summary", "summarize", "to_json"]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A benchmark target for one kind of content."""
+
+    reduction: float
+    mb_per_s: float
+
+
+TARGETS: dict[str, Goal] = {"json": Goal(0.70, 40.0), "log": Goal(0.85, 20.0)}
+
+
+@dataclass(frozen=True)
+class KindSummary:
+    """Totals of one engine over the files of one kind."""
+
+    engine: str
+    kind: str
+    files: int
+    size_bytes: int
+    tokens_before: int
+    tokens_after: int
+    baseline_tokens: int | None
+    kept: int
+    total: int
+    asked_kept: int
+    asked_total: int
+    latency_ms: float
+    count_ms: float | None
+    errors: int
+    ccr_ok: int
+    ccr_keys: int
+
+    @property
+    def reduction(self) -> float:
+        return 1 - self.tokens_after / self.tokens_before if self.tokens_before else 0.0
+
+    @property
+    def baseline_reduction(self) -> float | None:
+        if self.baseline_tokens is None or not self.tokens_before:
+            return None
+        return 1 - self.baseline_tokens / self.tokens_before
+
+    @property
+    def fidelity(self) -> float:
+        return self.kept / self.total if self.total else 1.0
+
+    @property
+    def mb_per_s(self) -> float:
+        """Total input over total latency (large files weigh more, as they do for a user)."""
+        return self.size_bytes / 1e6 / (self.latency_ms / 1000) if self.latency_ms > 0 else float("inf")
+
+    @property
+    def count_share(self) -> float | None:
+        return None if self.count_ms is None or not self.latency_ms else self.count_ms / self.latency_ms
+
+    def unmet(self) -> list[str]:
+        """Which targets of this kind were not met (empty when all were, or none apply)."""
+        goal = TARGETS.get(self.kind)
+        if goal is None:
+            return []
+        misses = []
+        if self.reduction < goal.reduction:
+            misses.append(f"reduction {self.reduction:.1%} < {goal.reduction:.0%}")
+        if self.kept < self.total:
+            misses.append(f"kept {self.kept}/{self.total}")
+        if self.mb_per_s < goal.mb_per_s:
+            misses.append(f"{self.mb_per_s:.1f} MB/s < {goal.mb_per_s:.0f}")
+        return misses
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "kind": self.kind,
+            "files": self.files,
+            "bytes": self.size_bytes,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "reduction": round(self.reduction, 4),
+            "baseline_tokens": self.baseline_tokens,
+            "baseline_reduction": None if self.baseline_reduction is None else round(self.baseline_reduction, 4),
+            "kept": self.kept,
+            "total": self.total,
+            "fidelity": round(self.fidelity, 4),
+            "asked_kept": self.asked_kept,
+            "asked_total": self.asked_total,
+            "latency_ms": round(self.latency_ms, 3),
+            "mb_per_s": round(self.mb_per_s, 3),
+            "count_ms": None if self.count_ms is None else round(self.count_ms, 3),
+            "count_share": None if self.count_share is None else round(self.count_share, 4),
+            "errors": self.errors,
+            "ccr_ok": self.ccr_ok,
+            "ccr_keys": self.ccr_keys,
+            "unmet_targets": self.unmet() if self.engine == "headroom" else [],
+        }
+
+
+def summarize(results: Sequence[CaseResult]) -> list[KindSummary]:
+    """One summary per (engine, kind), in order of first appearance."""
+    groups: dict[tuple[str, str], list[CaseResult]] = {}
+    for r in results:
+        groups.setdefault((r.engine, r.kind), []).append(r)
+    out = []
+    for (engine, kind), rows in groups.items():
+        baselines = [r.baseline_tokens for r in rows]
+        counts = [r.count_ms for r in rows]
+        out.append(
+            KindSummary(
+                engine=engine,
+                kind=kind,
+                files=len(rows),
+                size_bytes=sum(r.size_bytes for r in rows),
+                tokens_before=sum(r.tokens_before for r in rows),
+                tokens_after=sum(r.tokens_after for r in rows),
+                baseline_tokens=None if None in baselines else sum(b for b in baselines if b is not None),
+                kept=sum(r.fidelity.kept for r in rows),
+                total=sum(r.fidelity.total for r in rows),
+                asked_kept=sum(r.fidelity.asked_kept for r in rows),
+                asked_total=sum(r.fidelity.asked_total for r in rows),
+                latency_ms=sum(r.latency_ms for r in rows),
+                count_ms=None if None in counts else sum(c for c in counts if c is not None),
+                errors=sum(1 for r in rows if r.error),
+                ccr_ok=sum(1 for r in rows if r.ccr == "ok"),
+                ccr_keys=sum(1 for r in rows if r.ccr != "-"),
+            )
+        )
+    return out
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, markdown: bool, right: set[int]) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |"]
+        lines.append("|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|")
+        lines.extend("| " + " | ".join(row) + " |" for row in rows)
+        return "\n".join(lines)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+
+    def fmt(row: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+
+
+def _short(name: str, width: int = 48) -> str:
+    return name if len(name) <= width else name[: width - 13] + "…" + name[-12:]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _rate(x: float) -> str:
+    return "inf" if x == float("inf") else f"{x:.1f}"
+
+
+def format_cases(results: Sequence[CaseResult], *, markdown: bool = False) -> str:
+    """Per-file table: tokens, reduction, minified baseline, latency, MB/s, fidelity, CCR."""
+    header = [
+        "file",
+        "bytes",
+        "tokens before",
+        "tokens after",
+        "reduction",
+        "minified JSON",
+        "latency ms",
+        "MB/s",
+        "count ms",
+        "asked kept",
+        "targets kept",
+        "ccr",
+    ]
+    rows = []
+    for r in results:
+        f = r.fidelity
+        rows.append(
+            [
+                _short(r.name) + (" !" if r.error else ""),
+                f"{r.size_bytes:,}",
+                f"{r.tokens_before:,}",
+                f"{r.tokens_after:,}",
+                _pct(r.reduction),
+                _pct(r.baseline_reduction),
+                f"{r.latency_ms:.1f}",
+                _rate(r.mb_per_s),
+                "-" if r.count_ms is None else f"{r.count_ms:.1f}",
+                f"{f.asked_kept}/{f.asked_total}",
+                f"{f.kept}/{f.total}",
+                r.ccr,
+            ]
+        )
+    return _table(header, rows, markdown=markdown, right=set(range(1, 11)))
+
+
+def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, targets: bool = True) -> str:
+    """Summary table per engine and kind; with ``targets`` a column says which goals are unmet."""
+    header = [
+        "engine",
+        "kind",
+        "files",
+        "tokens before",
+        "tokens after",
+        "reduction",
+        "minified JSON",
+        "targets kept",
+        "asked kept",
+        "MB/s",
+        "counting share",
+    ]
+    if targets:
+        header.append("benchmark target")
+    rows = []
+    for s in summaries:
+        row = [
+            s.engine,
+            s.kind,
+            str(s.files),
+            f"{s.tokens_before:,}",
+            f"{s.tokens_after:,}",
+            _pct(s.reduction),
+            _pct(s.baseline_reduction),
+            f"{s.kept}/{s.total} ({s.fidelity:.0%})",
+            f"{s.asked_kept}/{s.asked_total}",
+            _rate(s.mb_per_s),
+            _pct(s.count_share),
+        ]
+        if targets:
+            goal = TARGETS.get(s.kind)
+            unmet = s.unmet()
+            row.append("-" if goal is None else ("met" if not unmet else "NOT met: " + "; ".join(unmet)))
+        rows.append(row)
+    return _table(header, rows, markdown=markdown, right=set(range(2, 11)))
+
+
+def to_json(results: Sequence[CaseResult], *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Machine-readable results: every file and the summaries."""
+    return {
+        **(extra or {}),
+        "targets": {k: {"reduction": g.reduction, "mb_per_s": g.mb_per_s} for k, g in TARGETS.items()},
+        "summary": [s.to_dict() for s in summarize(results)],
+        "files": [r.to_dict() for r in results],
+    }
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, drawn only for a terminal (or when forced).
+
+    Call it as ``bar(done, total, name)``; it erases itself when ``done == total``.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None, width: int = 28) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.width = width
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        if not self.enabled or total <= 0:
+            return
+        if done >= total:
+            self.stream.write("\r" + " " * (self.width + 70) + "\r")
+        else:
+            filled = int(self.width * done / total)
+            bar = "#" * filled + "." * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {done}/{total} {_short(name, 52):<52}")
+        self.stream.flush()

@@ -1,0 +1,272 @@
+"""Running ``headroom.compress`` over benchmark cases and measuring what it did.
+
+Per file: tokens before and after (the core's exact counter, the figures ``compress`` itself
+reports), the lossless baseline (minified JSON), the latency of the ``compress`` call, input
+MB/s on one core (the pipeline is single-threaded), the part of that time spent counting
+tokens for the report, whether every target survived, and whether the CCR key restores the
+original. Each file is compressed cold: the router's result cache is cleared first, so a
+repeated file is not measured as a cache hit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from headroom.benchmark.corpus import BenchCase
+from headroom.benchmark.fidelity import FidelityReport, check_fidelity
+from headroom.config import HeadroomConfig
+from headroom.tokens import TokenCounter, get_counter
+
+__all__ = ["CaseResult", "measure_engine_output", "run_bench", "run_case", "tool_output_text"]
+
+OURS = "headroom"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What one engine did to one file."""
+
+    name: str
+    kind: str
+    engine: str
+    size_bytes: int
+    tokens_before: int
+    tokens_after: int
+    latency_ms: float
+    fidelity: FidelityReport
+    baseline_tokens: int | None = None
+    """Tokens of the same request with minified JSON as the tool output (JSON files only)."""
+    count_ms: float | None = None
+    """Time to count the request's tokens before and after (what the report's figures cost)."""
+    ccr: str = "-"
+    """``ok``: a CCR key restores the original exactly; ``missing``: keys exist but none does;
+    ``-``: no key (nothing was dropped, or the engine has no store we can read)."""
+    transforms: tuple[str, ...] = ()
+    error: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def reduction(self) -> float:
+        """Fraction of request tokens removed (0.8 = 80% fewer)."""
+        return 1 - self.tokens_after / self.tokens_before if self.tokens_before else 0.0
+
+    @property
+    def baseline_reduction(self) -> float | None:
+        if self.baseline_tokens is None or not self.tokens_before:
+            return None
+        return 1 - self.baseline_tokens / self.tokens_before
+
+    @property
+    def mb_per_s(self) -> float:
+        """Input megabytes (10^6 bytes) compressed per second of latency."""
+        return self.size_bytes / 1e6 / (self.latency_ms / 1000) if self.latency_ms > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "engine": self.engine,
+            "bytes": self.size_bytes,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "reduction": round(self.reduction, 4),
+            "baseline_tokens": self.baseline_tokens,
+            "baseline_reduction": None if self.baseline_reduction is None else round(self.baseline_reduction, 4),
+            "latency_ms": round(self.latency_ms, 3),
+            "mb_per_s": round(self.mb_per_s, 3),
+            "count_ms": None if self.count_ms is None else round(self.count_ms, 3),
+            "fidelity": self.fidelity.to_dict(),
+            "ccr": self.ccr,
+            "transforms": list(self.transforms),
+            "error": self.error,
+            "notes": list(self.notes),
+        }
+
+
+def tool_output_text(messages: Sequence[dict[str, Any]]) -> str:
+    """The text of the (last) tool message: what the model reads as the tool's result."""
+    for message in reversed(messages):
+        if message.get("role") == "tool":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "\n".join(
+                    p.get("text", "") if isinstance(p, dict) else str(p) for p in content if isinstance(p, (dict, str))
+                )
+            return "" if content is None else str(content)
+    return ""
+
+
+def _baseline_tokens(case: BenchCase, counter: TokenCounter) -> int | None:
+    return counter.count_messages(case.messages(case.minified)) if case.minified is not None else None
+
+
+def _ccr_status(keys: Sequence[str], original: str, config: HeadroomConfig) -> str:
+    if not keys:
+        return "-"
+    from headroom.compress import retrieve
+    from headroom.errors import HeadroomError
+
+    for key in keys:
+        try:
+            if retrieve(key, config=config) == original:
+                return "ok"
+        except HeadroomError:
+            continue
+    return "missing"
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().splitlines()[0] if record.getMessage() else record.levelname
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        if text not in self.messages:
+            self.messages.append(text)
+
+
+@contextmanager
+def _captured_warnings() -> Iterator[list[str]]:
+    """Collect what Headroom logs at WARNING or above (instead of printing tracebacks mid-table)."""
+    handler = _Collect()
+    logger = logging.getLogger("headroom")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig | None = None) -> CaseResult:
+    """Compress one case cold with ``headroom.compress`` and measure it (never raises for content)."""
+    from headroom.compress import compress
+    from headroom.compressors.router import result_cache
+
+    cfg = config or HeadroomConfig()
+    counter = get_counter(model)
+    messages = case.messages()
+    result_cache.clear()
+    with _captured_warnings() as logged:
+        started = time.perf_counter()
+        try:
+            result = compress(messages, model=model, config=cfg)
+        except Exception as exc:  # the benchmark reports a crash instead of stopping
+            elapsed = (time.perf_counter() - started) * 1000
+            before = counter.count_messages(messages)
+            return CaseResult(
+                case.name,
+                case.kind,
+                OURS,
+                case.size_bytes,
+                before,
+                before,
+                elapsed,
+                check_fidelity(case.targets, case.content),
+                _baseline_tokens(case, counter),
+                error=f"compress raised {type(exc).__name__}: {exc}",
+            )
+        elapsed = (time.perf_counter() - started) * 1000
+    fresh = TokenCounter(model)  # no cached counts: what counting costs the first time
+    count_started = time.perf_counter()
+    fresh.count_messages(messages)
+    fresh.count_messages(result.messages)
+    count_ms = (time.perf_counter() - count_started) * 1000
+    output = tool_output_text(result.messages)
+    return CaseResult(
+        name=case.name,
+        kind=case.kind,
+        engine=OURS,
+        size_bytes=case.size_bytes,
+        tokens_before=result.tokens_before,
+        tokens_after=result.tokens_after,
+        latency_ms=elapsed,
+        fidelity=check_fidelity(case.targets, output),
+        baseline_tokens=_baseline_tokens(case, counter),
+        count_ms=count_ms,
+        ccr=_ccr_status(result.ccr_keys, case.content, cfg),
+        transforms=tuple(result.transforms_applied),
+        error=None if not result.errors else f"{result.errors} internal error(s), failed open: " + "; ".join(logged),
+        notes=(*result.passthrough_reasons, *logged),
+    )
+
+
+def measure_engine_output(
+    case: BenchCase,
+    engine: str,
+    output: str,
+    latency_ms: float,
+    *,
+    model: str = "gpt-4o",
+    decoded: Sequence[Any] = (),
+    error: str | None = None,
+    transforms: Sequence[str] = (),
+) -> CaseResult:
+    """Measure another engine's tool output for ``case`` exactly as ours is measured.
+
+    Tokens are counted by the core's counter over the same request with ``output`` as the tool
+    result; fidelity is checked on ``output`` (plus ``decoded`` JSON values, for lossless
+    re-encodings that are not JSON).
+    """
+    counter = get_counter(model)
+    return CaseResult(
+        name=case.name,
+        kind=case.kind,
+        engine=engine,
+        size_bytes=case.size_bytes,
+        tokens_before=counter.count_messages(case.messages()),
+        tokens_after=counter.count_messages(case.messages(output)),
+        latency_ms=latency_ms,
+        fidelity=check_fidelity(case.targets, output, decoded=decoded),
+        baseline_tokens=_baseline_tokens(case, counter),
+        transforms=tuple(transforms),
+        error=error,
+    )
+
+
+def _warm_up(model: str, config: HeadroomConfig) -> None:
+    """Import the compressors and load the encoding, so the first file is not charged for it."""
+    from headroom.compress import compress
+
+    rows = [{"id": i, "status": "ok" if i % 17 else "failed", "note": f"warm-up row {i}"} for i in range(60)]
+    import json
+
+    messages = [
+        {"role": "user", "content": "which rows failed?"},
+        {"role": "tool", "content": json.dumps(rows)},
+        {
+            "role": "tool",
+            "content": "\n".join(f"2024-01-01 00:00:{i % 60:02d} INFO warm-up line {i}" for i in range(200)),
+        },
+    ]
+    compress(messages, model=model, config=config)
+
+
+def run_bench(
+    cases: Sequence[BenchCase],
+    *,
+    model: str = "gpt-4o",
+    config: HeadroomConfig | None = None,
+    on_case: Callable[[int, int, str], None] | None = None,
+) -> list[CaseResult]:
+    """Run :func:`run_case` over ``cases`` in order; ``on_case(done, total, name)`` reports progress."""
+    cfg = config or HeadroomConfig()
+    with _captured_warnings():
+        _warm_up(model, cfg)
+    results: list[CaseResult] = []
+    for i, case in enumerate(cases):
+        if on_case is not None:
+            on_case(i, len(cases), case.name)
+        results.append(run_case(case, model=model, config=cfg))
+    if on_case is not None:
+        on_case(len(cases), len(cases), "")
+    return results

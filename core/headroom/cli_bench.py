@@ -1,0 +1,126 @@
+"""``headroom bench``: compress a directory of real files and print what it saved and kept.
+
+The main CLI (``headroom.cli``) registers this subcommand with :func:`add_bench_parser` and
+runs it with :func:`run_bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_bench_parser", "run_bench"]
+
+_DESCRIPTION = """\
+Run headroom.compress over a directory of files and print a table: tokens before/after,
+reduction, the minified-JSON baseline, latency, MB/s of input on one core, and fidelity.
+
+Each file becomes a tool call: a user question, an assistant tool call, and the tool
+message with the file's content (for corpus JSON files, json.dumps of the response body).
+JSON questions name one record from the middle of the main array; log questions quote one
+line. Fidelity ("targets kept") counts what must survive verbatim: the named record and
+every record with a rare status/conclusion/state/type value (JSON); the quoted line and one
+example of every shape of error/fatal/severe/exception line, and of alert lines in
+labelled logs such as BGL (logs). "ccr ok" means the CCR key restores the original exactly.
+
+By default the bundled samples are used; --corpus ../shared/corpus runs the full set.
+The CCR store is a temporary SQLite file (your own store is not touched)."""
+
+
+def add_bench_parser(subparsers: Any) -> None:
+    """Register ``bench`` on the ``headroom`` CLI's subparsers (``argparse`` sub-parsers action)."""
+    p = subparsers.add_parser(
+        "bench",
+        help="benchmark compression over a directory of files (bundled samples by default)",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--corpus",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="directory of *.json and *.log files, searched recursively (default: bundled samples)",
+    )
+    p.add_argument("--only", choices=("json", "logs"), default=None, help="benchmark only JSON files or only logs")
+    p.add_argument("--model", default="gpt-4o", help="model whose tokenizer counts tokens (default: gpt-4o)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
+    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    p.add_argument("--summary-only", action="store_true", help="print only the summary table")
+    p.add_argument("--no-progress", action="store_true", help="never draw the progress bar on stderr")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when a target is lost, a file errors, or a benchmark goal is unmet",
+    )
+    p.add_argument(
+        "--session", action="store_true", help="also run the multi-turn agent session benchmark over the corpus"
+    )
+    p.add_argument("--turns", type=int, default=20, help="turns of the session benchmark (default: 20)")
+    p.set_defaults(func=run_bench)
+
+
+def _run_session(corpus: Path, turns: int, as_json: bool) -> Any:
+    from headroom.session_bench import run_session_bench
+
+    outcome = run_session_bench(corpus, turns=turns)
+    if as_json:
+        if hasattr(outcome, "to_dict"):
+            return outcome.to_dict()
+        return outcome if isinstance(outcome, (dict, list, str, int, float)) else str(outcome)
+    if hasattr(outcome, "format"):
+        return outcome.format()
+    return outcome if isinstance(outcome, str) else json.dumps(outcome, indent=2, default=str)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark described by ``args``; return the process exit status."""
+    from headroom.benchmark import ProgressBar, format_cases, format_summary, load_cases, run_bench, summarize, to_json
+    from headroom.benchmark.corpus import default_samples_dir
+    from headroom.config import HeadroomConfig
+
+    directory = (args.corpus or default_samples_dir()).expanduser()
+    if not directory.is_dir():
+        hint = "" if args.corpus else " (the bundled samples are missing from this installation)"
+        print(f"headroom bench: no such directory: {directory}{hint}", file=sys.stderr)
+        return 2
+    kinds = {"json": ("json",), "logs": ("log",), None: ("json", "log")}[args.only]
+    cases, skipped = load_cases(directory, kinds=kinds)
+    for line in skipped:
+        print(f"headroom bench: skipped {line}", file=sys.stderr)
+    if not cases:
+        print(f"headroom bench: no *.json or *.log files under {directory}", file=sys.stderr)
+        return 2
+    progress = ProgressBar(enabled=False if args.no_progress or args.json else None)
+    with tempfile.TemporaryDirectory(prefix="headroom-bench-") as workspace:
+        config = HeadroomConfig(workspace_dir=workspace, stateless=False)
+        results = run_bench(cases, model=args.model, config=config, on_case=progress)
+        summaries = summarize(results)
+        session = _run_session(directory, args.turns, args.json) if args.session else None
+        from headroom.ccr.store import get_store
+
+        get_store(config).close()  # release the temporary SQLite file before it is deleted
+    if args.json:
+        payload = to_json(results, extra={"corpus": str(directory), "model": args.model})
+        if session is not None:
+            payload["session"] = session
+        print(json.dumps(payload, indent=2))
+    else:
+        if not args.summary_only:
+            print(format_cases(results, markdown=args.markdown))
+            print()
+        print(format_summary(summaries, markdown=args.markdown))
+        sys.stdout.flush()
+        for r in results:
+            if r.error:
+                print(f"! {r.name}: {r.error}", file=sys.stderr)
+        if session is not None:
+            print()
+            print(session)
+    lost = any(not r.fidelity.complete for r in results)
+    failed = any(r.error for r in results) or any(s.unmet() for s in summaries)
+    return 1 if args.strict and (lost or failed) else 0
