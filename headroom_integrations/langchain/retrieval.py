@@ -1,0 +1,166 @@
+"""The retrieval loop: answer the model's ``headroom_retrieve`` calls from the CCR store, for a few rounds.
+
+When a request had content elided, the model is offered the ``headroom_retrieve`` tool. If its
+answer calls only that tool, the integration answers the calls itself (with
+:func:`headroom.execute_retrieve_tool`) and asks the model again; the agent never sees these
+internal rounds. The number of rounds is bounded by ``CCRConfig.max_retrieval_rounds``; the
+last request is made without the tool, so the model has to answer with what it has.
+
+If an answer mixes ``headroom_retrieve`` with the agent's own tools, the agent's calls win: the
+answer goes back to the agent with the retrieval calls removed (the model may ask again on its
+next turn, the markers are still in its context).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from headroom import metrics
+from headroom.ccr import RETRIEVE_TOOL, RETRIEVE_TOOL_NAME, execute_retrieve_tool
+from headroom.ccr.store import CCRStore
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+from langchain_core.messages.ai import UsageMetadata, add_usage
+
+__all__ = ["RETRIEVE_TOOL", "RETRIEVE_TOOL_NAME", "RetrievalRounds", "without_retrieve_calls"]
+
+
+def _is_retrieve_call(call: Any) -> bool:
+    if isinstance(call, dict):
+        name = call.get("name") or (call.get("function") or {}).get("name")
+        return name == RETRIEVE_TOOL_NAME
+    return False
+
+
+def without_retrieve_calls(message: AIMessage) -> AIMessage:
+    """``message`` with every ``headroom_retrieve`` call removed (tool calls, raw provider fields, blocks)."""
+    if not any(_is_retrieve_call(c) for c in message.tool_calls) and not any(
+        _is_retrieve_call(c) for c in message.invalid_tool_calls
+    ):
+        return message
+    kept_ids = {c.get("id") for c in message.tool_calls if not _is_retrieve_call(c)}
+    additional = dict(message.additional_kwargs)
+    if isinstance(additional.get("tool_calls"), list):
+        raw = [c for c in additional["tool_calls"] if not _is_retrieve_call(c)]
+        if raw:
+            additional["tool_calls"] = raw
+        else:
+            additional.pop("tool_calls")
+    content: Any = message.content
+    if isinstance(content, list):
+        content = [
+            b
+            for b in content
+            if not (
+                isinstance(b, dict)
+                and b.get("type") in ("tool_use", "tool_call")
+                and b.get("name") == RETRIEVE_TOOL_NAME
+                and b.get("id") not in kept_ids
+            )
+        ]
+    return message.model_copy(
+        update={
+            "tool_calls": [c for c in message.tool_calls if not _is_retrieve_call(c)],
+            "invalid_tool_calls": [c for c in message.invalid_tool_calls if not _is_retrieve_call(c)],
+            "additional_kwargs": additional,
+            "content": content,
+        }
+    )
+
+
+@dataclass
+class RetrievalRounds:
+    """State of the retrieval loop of one model call (not shared between calls or threads)."""
+
+    store: CCRStore | None
+    """Where the originals are; None disables the loop."""
+    max_rounds: int
+    offered: bool
+    """True when the first request had content elided and the tool may be offered."""
+    expose: bool = False
+    """Offer the tool but return its calls to the agent (which then needs ``headroom_retrieve_tool``)."""
+    rounds: int = 0
+    usages: list[UsageMetadata] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    def offer_tool(self) -> bool:
+        """Whether the next request should carry the ``headroom_retrieve`` tool."""
+        if not self.offered or self.store is None:
+            return False
+        return self.expose or self.rounds < self.max_rounds
+
+    def follow_up(self, answer: AIMessage) -> list[BaseMessage] | None:
+        """Messages to append before asking again, or None when ``answer`` goes back to the agent."""
+        if answer.usage_metadata:
+            self.usages.append(answer.usage_metadata)
+        if self.expose or not self.offer_tool() or self.store is None:
+            return None
+        calls = answer.tool_calls
+        if not calls or not all(_is_retrieve_call(c) for c in calls):
+            return None
+        self.rounds += 1
+        metrics.increment("langchain.retrieval_rounds")
+        replies: list[BaseMessage] = []
+        for call in calls:
+            args = call.get("args") or {}
+            self.keys.append(str(args.get("key", "")))
+            replies.append(
+                ToolMessage(
+                    content=execute_retrieve_tool(args, self.store),
+                    tool_call_id=call.get("id") or "",
+                    name=RETRIEVE_TOOL_NAME,
+                )
+            )
+        return [answer, *replies]
+
+    def finish(self, answer: AIMessage) -> AIMessage:
+        """The answer the agent sees: retrieval calls removed (unless exposed), usage summed over rounds."""
+        out = answer if self.expose else without_retrieve_calls(answer)
+        if self.rounds and len(self.usages) > 1:
+            total: UsageMetadata | None = None
+            for usage in self.usages:
+                total = add_usage(total, usage)
+            out = out.model_copy(update={"usage_metadata": total})
+        return out
+
+    def earlier_usage(self) -> UsageMetadata | None:
+        """Usage of the rounds before the last one (streaming adds it as one more chunk)."""
+        total: UsageMetadata | None = None
+        for usage in self.usages[:-1] if self.rounds else []:
+            total = add_usage(total, usage)
+        return total
+
+    def facts(self) -> dict[str, Any]:
+        """What the loop did, for ``response_metadata["headroom"]``."""
+        return {
+            "retrieve_tool_offered": self.offered and self.store is not None,
+            "retrieval_rounds": self.rounds,
+            "retrieved_keys": list(self.keys),
+        }
+
+
+def note_retrieve_indexes(chunk: AIMessageChunk, indexes: set[Any]) -> None:
+    """Record in ``indexes`` the stream indexes of tool-call chunks that start a ``headroom_retrieve`` call."""
+    for tc in chunk.tool_call_chunks:
+        if tc.get("name") == RETRIEVE_TOOL_NAME:
+            indexes.add(tc.get("index"))
+
+
+def strip_retrieve_chunks(chunk: AIMessageChunk, indexes: set[Any]) -> AIMessageChunk:
+    """``chunk`` without the tool-call pieces of retrieval calls (their indexes in ``indexes``)."""
+    if not indexes or not (chunk.tool_call_chunks or chunk.additional_kwargs.get("tool_calls")):
+        return chunk
+    additional = dict(chunk.additional_kwargs)
+    if isinstance(additional.get("tool_calls"), list):
+        raw = [c for c in additional["tool_calls"] if not (isinstance(c, dict) and c.get("index") in indexes)]
+        if raw:
+            additional["tool_calls"] = raw
+        else:
+            additional.pop("tool_calls")
+    return chunk.model_copy(
+        update={
+            "tool_call_chunks": [tc for tc in chunk.tool_call_chunks if tc.get("index") not in indexes],
+            "tool_calls": [tc for tc in chunk.tool_calls if tc.get("name") != RETRIEVE_TOOL_NAME],
+            "additional_kwargs": additional,
+        }
+    )
