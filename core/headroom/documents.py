@@ -157,8 +157,16 @@ def compress_documents(
         has_text = isinstance(t, str) and bool(t.strip())
         count = counter.count(t) if has_text and t is not None else 0
         docs.append(
-            _Doc(i, t if has_text else None, t if has_text else None, count, count, overhead[i], values[i],
-                 action="unchanged" if has_text else "no_text")
+            _Doc(
+                i,
+                t if has_text else None,
+                t if has_text else None,
+                count,
+                count,
+                overhead[i],
+                values[i],
+                action="unchanged" if has_text else "no_text",
+            )
         )
     tokens_before = sum(d.tokens_before + d.overhead for d in docs)
     errors = 0
@@ -172,7 +180,12 @@ def compress_documents(
             errors += res.errors
             if res.changed:
                 d.text, d.tokens, d.transforms, d.keys, d.action = (
-                    res.text, res.tokens_after, res.transforms, res.ccr_keys, "compressed")
+                    res.text,
+                    res.tokens_after,
+                    res.transforms,
+                    res.ccr_keys,
+                    "compressed",
+                )
 
     if deduplicate and store is not None:
         errors += _mark_duplicates(docs, duplicate_threshold, store, names, reasons)
@@ -186,8 +199,15 @@ def compress_documents(
                 reasons.append("cannot fit the token budget: CCR is disabled, so no document may be left out")
             else:
                 note, note_tokens, errs = _fit_budget(
-                    live, token_budget, query=query, model=model, counter=counter, cfg=cfg, store=store,
-                    names=names, min_trim_tokens=min_trim_tokens,
+                    live,
+                    token_budget,
+                    query=query,
+                    model=model,
+                    counter=counter,
+                    cfg=cfg,
+                    store=store,
+                    names=names,
+                    min_trim_tokens=min_trim_tokens,
                 )
                 errors += errs
 
@@ -199,11 +219,15 @@ def compress_documents(
     return DocumentsResult(
         outcomes=tuple(
             DocumentOutcome(
-                index=d.index, action=d.action,
+                index=d.index,
+                action=d.action,
                 text=None if d.action in ("duplicate", "dropped") else d.text,
                 tokens_before=d.tokens_before,
                 tokens_after=0 if d.action in ("duplicate", "dropped") else d.tokens,
-                value=d.value, transforms=d.transforms, ccr_keys=d.keys, duplicate_of=d.duplicate_of,
+                value=d.value,
+                transforms=d.transforms,
+                ccr_keys=d.keys,
+                duplicate_of=d.duplicate_of,
             )
             for d in docs
         ),
@@ -217,8 +241,16 @@ def compress_documents(
     )
 
 
-def _check(n: int, query: object, scores: Sequence[float | None] | None, ids: Sequence[str] | None,
-           overhead: Sequence[int] | None, budget: object, threshold: float, weight: float) -> None:
+def _check(
+    n: int,
+    query: object,
+    scores: Sequence[float | None] | None,
+    ids: Sequence[str] | None,
+    overhead: Sequence[int] | None,
+    budget: object,
+    threshold: float,
+    weight: float,
+) -> None:
     if not isinstance(query, str):
         raise InvalidArgumentError(f"query must be a string, got {type(query).__name__}")
     for name, seq in (("scores", scores), ("ids", ids), ("overhead_tokens", overhead)):
@@ -239,7 +271,9 @@ def _normalise(raw: list[float]) -> list[float]:
     return [(x - lo) / (hi - lo) for x in raw]
 
 
-def _values(texts: Sequence[str | None], query: str, scores: Sequence[float | None] | None, weight: float) -> list[float]:
+def _values(
+    texts: Sequence[str | None], query: str, scores: Sequence[float | None] | None, weight: float
+) -> list[float]:
     """0..1 worth of each document: ``weight`` x query relevance + (1 - weight) x retrieval score."""
     n = len(texts)
     if n == 0:
@@ -320,8 +354,18 @@ def _note(left_out: list[_Doc], budget: int, names: list[str], with_keys: bool) 
     return f"{head}: {parts}. Call headroom_retrieve with a key to read one]"
 
 
-def _fit_budget(live: list[_Doc], budget: int, *, query: str, model: str, counter: TokenCounter,
-                cfg: HeadroomConfig, store: object, names: list[str], min_trim_tokens: int) -> tuple[str | None, int, int]:
+def _fit_budget(
+    live: list[_Doc],
+    budget: int,
+    *,
+    query: str,
+    model: str,
+    counter: TokenCounter,
+    cfg: HeadroomConfig,
+    store: object,
+    names: list[str],
+    min_trim_tokens: int,
+) -> tuple[str | None, int, int]:
     """Keep documents by value within ``budget`` (trimming the last that partly fits); returns the note."""
     errors = 0
     reserve = 0
@@ -353,7 +397,9 @@ def _fit_budget(live: list[_Doc], budget: int, *, query: str, model: str, counte
             left_out.append(d)
         for d in left_out:
             try:
-                key = store.put(d.original or "", kind="document", meta={"id": names[d.index], "reason": "token_budget"})  # type: ignore[attr-defined]
+                key = store.put(
+                    d.original or "", kind="document", meta={"id": names[d.index], "reason": "token_budget"}
+                )  # type: ignore[attr-defined]
             except HeadroomError as exc:  # cannot make it retrievable: keep it, the budget is then missed
                 errors += 1
                 metrics.increment("errors.documents.store")

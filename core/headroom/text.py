@@ -175,7 +175,9 @@ def _check_args(text: object, query: object, max_tokens: object) -> None:
         raise InvalidArgumentError(f"max_tokens must be a non-negative int or None, got {max_tokens!r}")
 
 
-def _fit(text: str, max_tokens: int, *, query: str, counter: TokenCounter, ctx: CompressionContext) -> TextCompressResult:
+def _fit(
+    text: str, max_tokens: int, *, query: str, counter: TokenCounter, ctx: CompressionContext
+) -> TextCompressResult:
     before = counter.count(text)
     if before <= max_tokens:
         return TextCompressResult(text, before, before)
@@ -184,7 +186,11 @@ def _fit(text: str, max_tokens: int, *, query: str, counter: TokenCounter, ctx: 
             text, before, before, passthrough_reason="cannot trim: CCR is disabled, so nothing may be dropped"
         )
     try:
-        trimmed, transform = _trim(text, max_tokens, query=query, counter=counter)
+        trimmed = _trim(text, max_tokens, query=query, counter=counter)
+        if trimmed is None:
+            return TextCompressResult(
+                text, before, before, passthrough_reason=f"cannot trim: no part of the text fits in {max_tokens} tokens"
+            )
         key = ctx.store_original(text, "text", {"trimmed_to_tokens": max_tokens})
     except Exception as exc:  # fail open: the untrimmed text is still correct, only larger
         metrics.increment("errors.text.trim")
@@ -193,7 +199,7 @@ def _fit(text: str, max_tokens: int, *, query: str, counter: TokenCounter, ctx: 
             text, before, before, passthrough_reason=f"trim error ({type(exc).__name__}: {exc})", errors=1
         )
     metrics.increment("text.trimmed")
-    return TextCompressResult(trimmed, before, counter.count(trimmed), (transform,), (key,))
+    return TextCompressResult(trimmed[0], before, counter.count(trimmed[0]), (trimmed[1],), (key,))
 
 
 def _marker(omitted: int, total: int, unit: str, max_tokens: int, key: str) -> str:
@@ -260,23 +266,61 @@ def _select(costs: list[int], order: list[int], budget: int) -> list[int]:
     return kept
 
 
-def _trim(text: str, max_tokens: int, *, query: str, counter: TokenCounter) -> tuple[str, str]:
+def _shallow(item: Any) -> dict[str, Any] | None:
+    """An object item without its nested objects and arrays (ids, names, states stay), or None."""
+    if not isinstance(item, dict):
+        return None
+    flat = {k: v for k, v in item.items() if not isinstance(v, (dict, list))}
+    return flat if flat and len(flat) < len(item) else None
+
+
+def _trim_json(
+    parsed: tuple[Any, list[Any], str | None], max_tokens: int, *, query: str, counter: TokenCounter, key: str
+) -> str | None:
+    """Whole items by priority; an item too big to fit whole may go in without its nested fields."""
+    data, items, field = parsed
+
+    def dump(obj: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+    rendered = [dump(item) for item in items]
+    shell = dump({**data, field: []} if field is not None else [])
+    longest = _marker(len(items), len(items), "items", max_tokens, key) + " (nested fields of 999 items dropped)"
+    room = max_tokens - counter.count(shell) - counter.count(longest) - len(items) // 8 - 4
+    if room <= 0:
+        return None
+    chosen: dict[int, Any] = {}
+    for i in _priority(rendered, query):
+        cost = counter.count(rendered[i]) + 1
+        if cost <= room:
+            chosen[i] = items[i]
+            room -= cost
+            continue
+        flat = _shallow(items[i])
+        if flat is not None:
+            cost = counter.count(dump(flat)) + 1
+            if cost <= room:
+                chosen[i] = flat
+                room -= cost
+    if not chosen:
+        return None
+    kept = [chosen[i] for i in sorted(chosen)]
+    flattened = sum(1 for i in chosen if chosen[i] is not items[i])
+    marker = _marker(len(items) - len(chosen), len(items), "items", max_tokens, key)
+    if flattened:
+        marker = marker[:-1] + f" (nested fields of {flattened} kept items dropped)]"
+    out = dump({**data, field: kept} if field is not None else kept) + "\n" + marker
+    return out if counter.count(out) <= max_tokens else None
+
+
+def _trim(text: str, max_tokens: int, *, query: str, counter: TokenCounter) -> tuple[str, str] | None:
+    """The trimmed text and its transform name, or None when no unit fits beside the marker."""
     key = ccr_key(text)
     parsed = _json_units(text)
     if parsed is not None:
-        data, items, field = parsed
-        rendered = [json.dumps(item, ensure_ascii=False, separators=(",", ":")) for item in items]
-        shell = json.dumps({**data, field: []} if field is not None else [], ensure_ascii=False, separators=(",", ":"))
-        marker = _marker(len(items), len(items), "items", max_tokens, key)
-        budget = max_tokens - counter.count(shell) - counter.count(marker) - len(items) // 8 - 4
-        if budget > 0:
-            kept = _select([counter.count(r) + 1 for r in rendered], _priority(rendered, query), budget)
-            doc = [items[i] for i in sorted(kept)]
-            out_data = {**data, field: doc} if field is not None else doc
-            body = json.dumps(out_data, ensure_ascii=False, separators=(",", ":"))
-            out = body + "\n" + _marker(len(items) - len(kept), len(items), "items", max_tokens, key)
-            if counter.count(out) <= max_tokens:
-                return out, "trim:json_items"
+        fitted = _trim_json(parsed, max_tokens, query=query, counter=counter, key=key)
+        if fitted is not None:
+            return fitted, "trim:json_items"
     units = _text_units(text)
     unit_name = "lines" if len(text.splitlines()) >= _MIN_UNITS else "parts"
     marker = _marker(len(units), len(units), unit_name, max_tokens, key)
@@ -286,6 +330,8 @@ def _trim(text: str, max_tokens: int, *, query: str, counter: TokenCounter) -> t
         body = "".join(units[i] for i in sorted(kept))
         sep = "" if not body or body.endswith("\n") else "\n"
         out = body + sep + _marker(len(units) - len(kept), len(units), unit_name, max_tokens, key)
-        if counter.count(out) <= max_tokens or not kept:
+        if not kept:
+            return None
+        if counter.count(out) <= max_tokens:
             return out, "trim:" + unit_name
         kept = kept[:-1]  # joined units can count a few tokens more than their parts; drop the least wanted
