@@ -136,25 +136,33 @@ def _mean_std(xs: Sequence[float]) -> tuple[float, float]:
 
 
 def _change_points(xs: list[float], threshold: float) -> list[int]:
+    """Indices where the mean of the next window departs from the previous window's.
+
+    A shift counts when it exceeds ``threshold`` pooled standard deviations of the two windows
+    (so steady noise does not trigger it), and only the strongest index of a run is reported.
+    """
     n = len(xs)
     w = max(3, n // 10)
     if n < 2 * w + 2:
         return []
-    _, std = _mean_std(xs)
-    if std == 0:
+    _, global_std = _mean_std(xs)
+    if global_std == 0:
         return []
+    floor = global_std * 1e-3
     shifts = []
     for i in range(w, n - w + 1):
-        before = sum(xs[i - w : i]) / w
-        after = sum(xs[i : i + w]) / w
-        shifts.append((abs(after - before), i))
+        left, right = xs[i - w : i], xs[i : i + w]
+        m1, s1 = _mean_std(left)
+        m2, s2 = _mean_std(right)
+        pooled = max(math.sqrt((s1 * s1 + s2 * s2) / 2), floor)
+        shifts.append((abs(m2 - m1) / pooled, i))
     points = []
     for k, (shift, i) in enumerate(shifts):
-        if shift <= threshold * std:
+        if shift <= threshold * 2:
             continue
-        left = shifts[k - 1][0] if k > 0 else -1
-        right = shifts[k + 1][0] if k + 1 < len(shifts) else -1
-        if shift >= left and shift > right:
+        left_shift = shifts[k - 1][0] if k > 0 else -1
+        right_shift = shifts[k + 1][0] if k + 1 < len(shifts) else -1
+        if shift >= left_shift and shift > right_shift:
             points.append(i)
     return points
 

@@ -171,7 +171,7 @@ class SmartCrusher:
             else None
         )
         too_big = len(text.encode("utf-8", "surrogatepass")) > ctx.config.ccr.max_entry_bytes
-        if ctx.lossless_only or too_big:
+        if ctx.lossless_only or cfg.lossless_only or too_big:
             return lossless
         crushed = self._crush(data, text, ctx, cfg)
         if crushed is None:

@@ -1,0 +1,200 @@
+"""The ``headroom`` command: compress, retrieve, stats, bench.
+
+headroom compress tool_output.json --query "which run failed?"   # compressed text on stdout
+headroom retrieve hr_0123456789abcdef                             # the original, exactly
+headroom stats                                                    # what the store holds
+headroom bench                                                    # savings on the bundled samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from headroom.errors import HeadroomError
+
+__all__ = ["main"]
+
+
+def _read_input(source: str) -> str:
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise HeadroomError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _as_messages(text: str, query: str | None, tool_name: str) -> tuple[list[dict[str, Any]], bool]:
+    """A messages file is used as is; anything else becomes the output of one tool call."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            data = None
+        if isinstance(data, list) and data and all(isinstance(m, dict) and "role" in m for m in data):
+            return data, True
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("messages"), list):
+            return data["messages"], True
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": query or f"Here is the output of {tool_name}."},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_cli", "type": "function", "function": {"name": tool_name, "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "call_cli", "content": text},
+    ]
+    return messages, False
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+    from headroom.compress import compress
+    from headroom.config import HeadroomConfig
+
+    text = _read_input(args.file)
+    messages, is_conversation = _as_messages(text, args.query, args.tool)
+    config = HeadroomConfig(store_url=args.store_url) if args.store_url else HeadroomConfig()
+    result = compress(
+        messages, model=args.model, config=config, mode=args.mode, query=args.query if is_conversation else None
+    )
+    out: Any
+    if is_conversation:
+        out = json.dumps(result.messages, ensure_ascii=False, indent=None)
+    else:
+        out = result.messages[-1]["content"]
+    if args.json:
+        payload = result.to_dict()
+        payload["output"] = result.messages if is_conversation else out
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    keys = f"; CCR keys: {', '.join(result.ccr_keys)}" if result.ccr_keys else ""
+    reasons = f"; {result.passthrough_reasons[0]}" if result.passthrough_reasons and not result.tokens_saved else ""
+    print(f"headroom: {result.summary()}{keys}{reasons}", file=sys.stderr)
+    return 0
+
+
+def _cmd_retrieve(args: argparse.Namespace) -> int:
+    from headroom.ccr.retrieval import search_original
+    from headroom.ccr.store import get_store
+    from headroom.config import HeadroomConfig
+
+    store = get_store(HeadroomConfig(), args.store_url)
+    original = store.get(args.key)
+    text = search_original(original, args.query) if args.query else original
+    sys.stdout.write(text)
+    if args.query and not text.endswith("\n"):
+        sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from headroom import metrics
+    from headroom.ccr.store import get_store
+    from headroom.config import HeadroomConfig
+
+    stats = get_store(HeadroomConfig(), args.store_url).stats()
+    if args.json:
+        print(json.dumps({**stats, "process_counters": metrics.snapshot()}))
+        return 0
+    print(f"store              {stats['url']}")
+    print(
+        f"CCR entries        {stats['entries']:,} ({stats['bytes'] / 1e6:.2f} MB), retrieved {stats['retrievals']:,} times"
+    )
+    print(f"requests recorded  {stats['requests']:,}")
+    print(
+        f"tokens             {stats['tokens_before']:,} -> {stats['tokens_after']:,} "
+        f"(saved {stats['tokens_saved']:,}; {stats['cached_tokens']:,} read from provider caches)"
+    )
+    print(
+        f"cost (USD)         {stats['cost_before_usd']:.4f} -> {stats['cost_after_usd']:.4f} "
+        f"(saved {stats['cost_saved_usd']:.4f})"
+    )
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="headroom", description="Make LLM context smaller without losing what the model needs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "compress",
+        help="compress a tool output (JSON, log, ...) or a messages file",
+        description="Compress FILE (or - for stdin): a JSON tool output, a log, any text, or a "
+        "JSON list of chat messages. The compressed text goes to stdout, a one-line "
+        "summary to stderr.",
+    )
+    p.add_argument("file", help="path, or - for standard input")
+    p.add_argument("--query", help="the question the output should answer (keeps what it names)")
+    p.add_argument("--model", default="gpt-4o", help="model whose tokenizer and window apply (default gpt-4o)")
+    p.add_argument(
+        "--mode",
+        default="optimize",
+        choices=["optimize", "audit", "simulate"],
+        help="optimize (default) compresses; audit only measures; simulate stores nothing",
+    )
+    p.add_argument("--tool", default="tool_output", help="tool name for per-tool profiles (default tool_output)")
+    p.add_argument("--json", action="store_true", help="machine-readable output: figures and the compressed output")
+    p.add_argument("--store-url", help="SQLAlchemy URL of the CCR store (default from config)")
+    p.set_defaults(func=_cmd_compress)
+
+    p = sub.add_parser(
+        "retrieve",
+        help="print the original content stored under a CCR key",
+        description="Print the original content of KEY exactly as it was before compression.",
+    )
+    p.add_argument("key", help="a CCR key such as hr_0123456789abcdef")
+    p.add_argument("--query", help="print only the items or lines of the original that match")
+    p.add_argument("--store-url", help="SQLAlchemy URL of the CCR store (default from config)")
+    p.set_defaults(func=_cmd_retrieve)
+
+    p = sub.add_parser(
+        "stats",
+        help="what the store holds and the totals saved",
+        description="Entries and bytes in the CCR store, and totals of recorded requests.",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--store-url", help="SQLAlchemy URL of the store (default from config)")
+    p.set_defaults(func=_cmd_stats)
+
+    try:
+        from headroom.cli_bench import add_bench_parser
+    except ImportError:  # pragma: no cover - the bench module ships with the package
+        pass
+    else:
+        add_bench_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``headroom`` command; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None and args.command == "bench":
+        from headroom.cli_bench import run_bench as func
+    try:
+        return int(func(args) or 0)
+    except HeadroomError as exc:
+        print(f"headroom: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
