@@ -201,6 +201,13 @@ class PrefixFreezeConfig(_Model):
     min_frozen_messages: int = Field(
         1, ge=0, description="Freeze only when at least this many messages were sent before."
     )
+    refit_free_fraction: float = Field(
+        0.25,
+        ge=0,
+        lt=1,
+        description="When cache mode must drop turns to fit the window, free this fraction of it, so the "
+        "following requests append to an unchanged prefix instead of cutting it again every turn.",
+    )
 
 
 class ToolProfile(_Model):
