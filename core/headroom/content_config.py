@@ -56,11 +56,14 @@ class LogCompressorConfig(_Settings):
         4, ge=0, description="A template's variable field is listed with its values when it has at most this many."
     )
     max_query_matches: int = Field(
-        40, ge=0, description="At most this many lines naming an identifier of the question are kept verbatim."
+        25, ge=0, description="At most this many lines naming an identifier of the question are kept verbatim."
     )
     importance_pattern: str = Field(
         r"error|fatal|severe|exception|critical|panic|traceback|fail|denied|refused|timeout|timed out|abort|segfault",
-        description="Lines matching this (case-insensitive) regex are error lines: each shape keeps a verbatim example.",
+        description=(
+            "Lines matching this regex (applied to the lower-cased line, so write it in lower case) are error lines: "
+            "each shape of them keeps a verbatim example and its count."
+        ),
     )
 
 

@@ -9,7 +9,11 @@ __all__ = ["Compressed", "CompressionContext", "Compressor", "ContentType", "def
 
 
 def default_compressors() -> dict[ContentType, Compressor]:
-    """The built-in compressor for each content type."""
+    """The built-in compressor for each content type (types missing here pass through unchanged)."""
+    from headroom.compressors.log_compressor import LogCompressor
     from headroom.compressors.smart_crusher import SmartCrusher
 
-    return {ContentType.JSON: SmartCrusher()}
+    return {
+        ContentType.JSON: SmartCrusher(),
+        ContentType.LOG: LogCompressor(),
+    }

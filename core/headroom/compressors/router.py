@@ -89,6 +89,7 @@ def _cache_key(text: str, ctx: CompressionContext) -> bytes:
     h.update(b"\0" + (ctx.tool_name or "").encode("utf-8", "surrogatepass"))
     h.update(b"\0" + ctx.crusher_config.model_dump_json().encode())
     h.update(b"\0" + ctx.config.ccr.model_dump_json().encode())
+    h.update(b"\0" + ctx.config.content.model_dump_json().encode())
     h.update(f"\0{ctx.lossless_only}\0{ctx.config.intercept_tool_results}\0{ctx.counter.model}".encode())
     return h.digest()
 

@@ -1,0 +1,326 @@
+"""The log compressor: what an engineer reads in a log survives, the repetition collapses.
+
+Kept verbatim, in the log's own order:
+
+- every error or alert line, one example per shape (lines that differ only in numbers, ids
+  and addresses) with the count of its shape; a multi-line record with a stack trace is kept
+  whole (one example per record shape, never cut);
+- the lines the question quotes, and the lines naming an identifier of the question;
+- the first and last lines;
+- one example of every other template (mined by :mod:`headroom.compressors.log_templates`).
+
+Under an example that stands for more lines, one annotation line gives the count, the line
+range, the first and last timestamp and, when they are few, the values of the fields that vary.
+The whole original goes to CCR; the header names its key and how to fetch line ranges.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from headroom.compressors.base import Compressed, CompressionContext
+from headroom.compressors.ccr_marker import may_drop, retrieve_hint
+from headroom.compressors.detection import strip_ansi
+from headroom.compressors.log_templates import (
+    LineShape,
+    Template,
+    distinct_values,
+    mask_text,
+    merge_shapes,
+    shapes_of,
+)
+from headroom.content_config import LogCompressorConfig
+from headroom.relevance import query_identifiers
+
+__all__ = ["LogCompressor"]
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+_TIMESTAMP = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[-T ._]+\d{1,2}[:.]\d{2}[:.]\d{2}(?:[.,:]\d{1,6})?)?"
+    r"|(?:" + _MONTH + r"\s+\d{1,2}\s+)?\d{1,2}:\d{2}:\d{2}(?:[.,:]\d{1,6})?(?:\s+\d{4})?"
+    r"|\d{8}-\d{1,2}:\d{2}:\d{2}(?::\d+)?"
+    r"|\b\d{6} \d{6}\b"
+    r"|\b1\d{9}\b"
+)
+_CONTINUATION_PREFIXES = (" ", "\t", "Caused by", "... ", "Traceback (most recent call last)")
+_EXCEPTION_LINE = re.compile(r"[\w$.]+(?:Exception|Error|Exit|Interrupt)(?::|$)")
+_TRACE_CUE = re.compile(r"^\s+at |^\s+File \"|^Caused by|^Traceback|^\s+\.\.\. \d+ more", re.M)
+_LABEL = re.compile(r"[A-Z][A-Z_]{2,}")
+_MAX_VALUE_CHARS = 48
+
+
+@functools.lru_cache(maxsize=16)
+def _importance(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@dataclass
+class _Plan:
+    """Which lines are kept and what is written under some of them."""
+
+    keep: set[int] = field(default_factory=set)
+    notes: dict[int, str] = field(default_factory=dict)
+    summaries: dict[int, Template] = field(default_factory=dict)
+    """Example line -> the template (or shape) it stands for; annotated once the kept set is final."""
+    error_shapes: int = 0
+    trace_records: int = 0
+    query_lines: int = 0
+    query_overflow: dict[str, int] = field(default_factory=dict)
+
+
+def _records(lines: Sequence[str]) -> list[tuple[int, int]]:
+    """Multi-line records (a head line and its continuation lines) as (start, end) ranges."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    continuing = 0
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if line.startswith(_CONTINUATION_PREFIXES) or (line[:1].isalpha() and _EXCEPTION_LINE.match(line)):
+            continuing += 1
+            continue
+        if i - start > 1:
+            spans.append((start, i))
+        start = i
+    if len(lines) - start > 1:
+        spans.append((start, len(lines)))
+    if continuing > len(lines) * 0.4:
+        return []  # an indented format, not a log with traces: no records
+    return spans
+
+
+def _timestamp(line: str) -> str:
+    m = _TIMESTAMP.search(line, 0, 80)
+    return m.group(0) if m else ""
+
+
+def _annotation(template: Template, lines: Sequence[str], shown: int, cfg: LogCompressorConfig) -> str:
+    count = template.count
+    first, last = template.first_line, template.last_line
+    parts = [f"  ^ ×{count} ({count - shown} omitted) L{first + 1}-{last + 1}"]
+    t0, t1 = _timestamp(lines[first]), _timestamp(lines[last])
+    if t0 or t1:
+        parts.append(f"{t0} … {t1}" if t0 != t1 else t0)
+    values, scanned = distinct_values(template, lines, cfg.max_distinct_values)
+    if values:  # times are already given as first … last; their pieces are no "values"
+        stamp = _TIMESTAMP.search(lines[first], 0, 80)
+        in_stamp = len(lines[first][: stamp.end()].split()) if stamp else 0
+        values = [(p, vals) for p, vals in values if p >= in_stamp and not _TIMESTAMP.search(vals[0])]
+    if values:
+        shown_values = "; ".join(
+            "|".join(v if len(v) <= _MAX_VALUE_CHARS else v[: _MAX_VALUE_CHARS - 1] + "…" for v in vals)
+            for _, vals in values
+        )
+        suffix = "" if scanned >= count else f" (in the first {scanned})"
+        parts.append(f"values{suffix}: {shown_values}")
+    return " | ".join(parts)
+
+
+def _gap(start: int, end: int) -> str:
+    """Marker of omitted 0-based lines ``start``..``end - 1``, in 1-based line numbers."""
+    return f"… L{start + 1} …" if end - start == 1 else f"… L{start + 1}-{end} …"
+
+
+class LogCompressor:
+    """Compresses logs by line templates; see the module docs for what is kept."""
+
+    name = "log_compressor"
+
+    def compress(self, text: str, ctx: CompressionContext) -> Compressed | None:
+        cfg = ctx.config.content.log
+        if not cfg.enabled or not may_drop(text, ctx):
+            return None
+        lines = text.splitlines()
+        n = len(lines)
+        if n < cfg.min_lines:
+            return None
+        clean = strip_ansi(text)
+        clean_lines = lines if clean is text else clean.splitlines()
+        masked = mask_text(clean).splitlines()
+        if len(masked) != n or len(clean_lines) != n:
+            return None
+        plan = self._plan(clean, clean_lines, masked, ctx, cfg)
+        if len(plan.keep) >= n * 0.9:
+            return None
+        key = ctx.store_original(text, kind="log", meta={"lines": n})
+        body = self._render(lines, plan)
+        omitted = n - len(plan.keep)
+        header = (
+            f"[headroom log summary: {n} lines; kept verbatim: error/alert lines (one per shape), lines the "
+            f"question names, first/last lines, one example per template. '  ^ ×N (M omitted) Lstart-end | first … last "
+            f"time | values' under a line describes the N lines of its shape; '… La-b …' marks omitted lines. "
+            f"{omitted} lines omitted; full log: "
+            f"{retrieve_hint(key)}]"
+        )
+        extra = [
+            f'[{more} more lines name "{ident}": headroom_retrieve(key="{key}", query="{ident}")]'
+            for ident, more in plan.query_overflow.items()
+        ]
+        out = "\n".join([header, body, *extra])
+        if len(out) >= len(text):
+            return None
+        return Compressed(
+            text=out,
+            transform=self.name,
+            lossy=True,
+            ccr_key=key,
+            details={
+                "kind": "log",
+                "lines": n,
+                "kept_lines": len(plan.keep),
+                "omitted_lines": omitted,
+                "error_shapes": plan.error_shapes,
+                "trace_records": plan.trace_records,
+                "query_lines": plan.query_lines,
+            },
+        )
+
+    # -- planning ------------------------------------------------------------------------------
+    def _plan(
+        self,
+        clean: str,
+        lines: list[str],
+        masked: list[str],
+        ctx: CompressionContext,
+        cfg: LogCompressorConfig,
+    ) -> _Plan:
+        n = len(lines)
+        plan = _Plan()
+        rx = _importance(cfg.importance_pattern)
+        low = clean.lower()
+        shapes = shapes_of(masked)
+        important_keys = self._important_keys(shapes, rx)
+        low_lines: list[str] | None = None
+        hidden = len(rx.findall(low)) != sum(
+            len(rx.findall(k.lower())) * len(s.members) for k, s in shapes.items()
+        )
+        important_lines: set[int] = set()
+        if hidden:  # a keyword inside a digit-bearing token: decide line by line
+            low_lines = low.splitlines()
+            important_lines = {i for i, line in enumerate(low_lines) if rx.search(line)}
+
+        # Multi-line records holding a trace or an error: kept whole, one example per record shape.
+        in_record: set[int] = set()
+        record_groups: dict[str, list[tuple[int, int]]] = {}
+        for start, end in _records(lines):
+            body = "\n".join(lines[start:end])
+            head_important = masked[start] in important_keys or start in important_lines
+            if head_important or _TRACE_CUE.search(body) or rx.search(body.lower()):
+                record_groups.setdefault("\n".join(masked[start:end]), []).append((start, end))
+                in_record.update(range(start, end))
+        for spans in record_groups.values():
+            start, end = spans[0]
+            plan.keep.update(range(start, end))
+            plan.trace_records += 1
+            if len(spans) > 1:
+                plan.notes[end - 1] = (
+                    f"  ^ ×{len(spans)} records of this shape ({len(spans) - 1} omitted) "
+                    f"at L{', L'.join(str(s + 1) for s, _ in spans[:8])}{' …' if len(spans) > 8 else ''}"
+                )
+
+        ordinary: list[LineShape] = []
+        for key, shape in shapes.items():
+            members = [i for i in shape.members if i not in in_record] if in_record else shape.members
+            if not members:
+                continue
+            if members is not shape.members:
+                shape = LineShape(key, members)
+            if key in important_keys:
+                flagged = members
+            elif important_lines:
+                flagged = [i for i in members if i in important_lines]
+            else:
+                flagged = []
+            if flagged:
+                plan.error_shapes += 1
+                example = flagged[0]
+                plan.keep.add(example)
+                if len(members) > 1:
+                    plan.summaries[example] = Template(key.split(), [shape])
+            else:
+                ordinary.append(shape)
+
+        for template in merge_shapes(ordinary, cfg.similarity_threshold):
+            example = template.first_line
+            plan.keep.add(example)
+            if template.count > 1:
+                plan.summaries[example] = template
+
+        plan.keep.update(range(min(cfg.keep_first_lines, n)))
+        plan.keep.update(range(max(n - cfg.keep_last_lines, 0), n))
+        self._query_lines(lines, low, low_lines, ctx.query, cfg, plan)
+
+        # A kept line inside a trace record brings its whole record: a stack trace is never cut.
+        if in_record:
+            for spans in record_groups.values():
+                for start, end in spans:
+                    if any(i in plan.keep for i in range(start, end)):
+                        plan.keep.update(range(start, end))
+        for example, template in plan.summaries.items():
+            shown = sum(1 for i in template.members() if i in plan.keep)
+            plan.notes[example] = _annotation(template, lines, shown, cfg)
+        return plan
+
+    @staticmethod
+    def _important_keys(shapes: dict[str, LineShape], rx: re.Pattern[str]) -> set[str]:
+        keys = {k for k in shapes if rx.search(k.lower())}
+        labelled = sum(len(s.members) for k, s in shapes.items() if k.startswith("- "))
+        if labelled * 2 >= sum(len(s.members) for s in shapes.values()):
+            # A labelled log (BGL, Thunderbird): "-" marks a normal line, any other label an alert.
+            for k in shapes:
+                first = k.split(" ", 1)[0]
+                if first != "-" and _LABEL.fullmatch(first):
+                    keys.add(k)
+        return keys
+
+    @staticmethod
+    def _query_lines(
+        lines: list[str],
+        low: str,
+        low_lines: list[str] | None,
+        query: str,
+        cfg: LogCompressorConfig,
+        plan: _Plan,
+    ) -> None:
+        if not query.strip():
+            return
+        if len(query) >= 12:
+            for i, line in enumerate(lines):
+                s = line.strip()
+                if len(s) >= 12 and s in query:
+                    plan.keep.add(i)
+                    plan.query_lines += 1
+        budget = cfg.max_query_matches
+        for ident in query_identifiers(query):
+            needle = ident.lower()
+            if len(needle) < 3 or needle not in low:
+                continue
+            if low_lines is None:
+                low_lines = low.splitlines()
+            hits = [i for i, line in enumerate(low_lines) if needle in line]
+            take = hits[: max(budget, 0)]
+            plan.keep.update(take)
+            plan.query_lines += len(take)
+            budget -= len(take)
+            if len(hits) > len(take):
+                plan.query_overflow[ident] = len(hits) - len(take)
+
+    # -- rendering -----------------------------------------------------------------------------
+    @staticmethod
+    def _render(lines: list[str], plan: _Plan) -> str:
+        out: list[str] = []
+        previous = -1
+        for i in sorted(plan.keep):
+            gap = i - previous - 1
+            if gap > 0:
+                out.append(_gap(previous + 1, i))
+            out.append(lines[i])
+            note = plan.notes.get(i)
+            if note:
+                out.append(note)
+            previous = i
+        if previous < len(lines) - 1:
+            out.append(_gap(previous + 1, len(lines)))
+        return "\n".join(out)

@@ -1,0 +1,168 @@
+"""Log template mining: which lines of a log are the same message with different values.
+
+Two passes, both proportional to the input:
+
+1. **Shapes.** One regex pass over the whole text replaces every whitespace-delimited token
+   that contains a digit (numbers, ids, IPs, hex addresses, timestamps, paths with numbers)
+   by ``#``. Lines whose masked text is equal have the same *shape*; they differ only in
+   numbers, ids and addresses. Grouping is a dictionary lookup per line.
+2. **Templates.** Shapes (far fewer than lines) are clustered the way Drain does it: by
+   token count and leading constant tokens into leaves, then joined to the most similar
+   template of their leaf when the share of equal tokens reaches a threshold; positions that
+   differ become ``<*>``.
+
+Error lines are reported per shape (finer) by the log compressor; everything else per template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["VAR", "WILDCARD", "LineShape", "Template", "distinct_values", "mask_text", "merge_shapes", "shapes_of"]
+
+VAR = "#"
+WILDCARD = "<*>"
+
+# A token (maximal run of non-space) that contains a digit. Starting only at token starts and
+# using classes that cannot overlap keeps the pass linear even on a 10 MB line.
+try:  # possessive quantifiers (Python 3.11+) spare the engine useless backtracking
+    _MASK = re.compile(r"(?<!\S)[^\s\d]*+\d\S*+")
+except re.error:
+    _MASK = re.compile(r"(?<!\S)[^\s\d]*\d\S*")
+_MAX_CANDIDATES = 24
+"""Templates of a leaf a new shape is compared with (bounds the worst case on unique lines)."""
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every digit-bearing token replaced by ``#`` (line breaks untouched)."""
+    return _MASK.sub(VAR, text)
+
+
+@dataclass
+class LineShape:
+    """Lines that are equal once digit-bearing tokens are masked."""
+
+    key: str
+    members: list[int]
+    """0-based line numbers, ascending."""
+
+
+@dataclass
+class Template:
+    """Shapes joined because most of their tokens are equal; ``<*>`` marks positions that vary."""
+
+    tokens: list[str]
+    shapes: list[LineShape] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(len(s.members) for s in self.shapes)
+
+    @property
+    def first_line(self) -> int:
+        return min(s.members[0] for s in self.shapes)
+
+    @property
+    def last_line(self) -> int:
+        return max(s.members[-1] for s in self.shapes)
+
+    @property
+    def pattern(self) -> str:
+        return " ".join(self.tokens)
+
+    def members(self) -> list[int]:
+        """All line numbers of the template, ascending."""
+        if len(self.shapes) == 1:
+            return self.shapes[0].members
+        return sorted(i for s in self.shapes for i in s.members)
+
+
+def shapes_of(masked_lines: Iterable[str]) -> dict[str, LineShape]:
+    """Shapes by masked text, in order of first occurrence."""
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(masked_lines):
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [i]
+        else:
+            members.append(i)
+    return {key: LineShape(key, members) for key, members in groups.items()}
+
+
+def _leaf(tokens: Sequence[str]) -> tuple[int, str, str]:
+    constants = [t for t in tokens[:6] if t != VAR][:2]
+    while len(constants) < 2:
+        constants.append(VAR)
+    return len(tokens), constants[0], constants[1]
+
+
+def merge_shapes(shapes: Iterable[LineShape], similarity: float) -> list[Template]:
+    """Cluster ``shapes`` into templates (Drain-like); the result is in order of first occurrence."""
+    leaves: dict[tuple[int, str, str], list[Template]] = {}
+    templates: list[Template] = []
+    for shape in shapes:
+        tokens = shape.key.split()
+        leaf = leaves.setdefault(_leaf(tokens), [])
+        best: Template | None = None
+        best_sim = -1.0
+        n = len(tokens)
+        for candidate in leaf[-_MAX_CANDIDATES:]:
+            if n == 0:
+                best, best_sim = candidate, 1.0
+                break
+            # Positions variable on both sides say nothing about the message: only constants count.
+            equal = 0
+            informative = 0
+            for a, b in zip(candidate.tokens, tokens):
+                if a == b:
+                    if a != VAR:
+                        equal += 1
+                        informative += 1
+                elif not (a == WILDCARD and b == VAR):
+                    informative += 1
+            sim = equal / informative if informative else 1.0
+            if sim > best_sim:
+                best, best_sim = candidate, sim
+        if best is not None and best_sim >= similarity:
+            best.tokens = [a if a == b else WILDCARD for a, b in zip(best.tokens, tokens)]
+            best.shapes.append(shape)
+            leaf.remove(best)
+            leaf.append(best)  # most recently matched last: it is compared first next time
+        else:
+            template = Template(tokens, [shape])
+            leaf.append(template)
+            templates.append(template)
+    return templates
+
+
+def distinct_values(
+    template: Template, lines: Sequence[str], limit: int, scan_cap: int = 20_000
+) -> tuple[list[tuple[int, list[str]]], int]:
+    """Variable positions of ``template`` with at most ``limit`` distinct values, and the lines scanned.
+
+    Returns ``([(token position, values in order of first occurrence)], scanned)``; positions
+    whose values exceed ``limit`` (timestamps, request ids) are left out. At most ``scan_cap``
+    member lines are read, so a template of a million lines costs a bounded amount.
+    """
+    positions = [i for i, t in enumerate(template.tokens) if t in (VAR, WILDCARD)]
+    if not positions or limit <= 0:
+        return [], 0
+    seen: dict[int, dict[str, None]] = {p: {} for p in positions}
+    alive = set(positions)
+    scanned = 0
+    n = len(template.tokens)
+    for index in template.members():
+        if scanned >= scan_cap or not alive:
+            break
+        scanned += 1
+        tokens = lines[index].split()
+        if len(tokens) != n:
+            continue
+        for p in list(alive):
+            values = seen[p]
+            values.setdefault(tokens[p], None)
+            if len(values) > limit:
+                alive.discard(p)
+    return [(p, list(seen[p])) for p in positions if p in alive and len(seen[p]) > 1], scanned
