@@ -105,7 +105,7 @@ def case_from_log(name: str, text: str) -> BenchCase:
         content=text,
         question=targets.question,
         targets=targets.targets,
-        tool_name="read_file",
+        tool_name="fetch_logs",
         tool_arguments=json.dumps({"path": name}),
     )
 

@@ -4,7 +4,8 @@ Per file: tokens before and after (the core's exact counter, the figures ``compr
 reports), the lossless baseline (minified JSON), the latency of the ``compress`` call, input
 MB/s on one core (the pipeline is single-threaded), the part of that time spent counting
 tokens for the report, whether every target survived, and whether the CCR key restores the
-original. Each file is compressed cold: the router's result cache is cleared first, so a
+original. Records re-encoded losslessly in the core's column-table form (``_headroom_table``)
+are expanded back to objects before the fidelity check: every value is still in the prompt. Each file is compressed cold: the router's result cache is cleared first, so a
 repeated file is not measured as a cache hit.
 """
 
@@ -22,7 +23,7 @@ from headroom.benchmark.fidelity import FidelityReport, check_fidelity
 from headroom.config import HeadroomConfig
 from headroom.tokens import TokenCounter, get_counter
 
-__all__ = ["CaseResult", "measure_engine_output", "run_bench", "run_case", "tool_output_text"]
+__all__ = ["CaseResult", "ccr_status", "measure_engine_output", "run_bench", "run_case", "tool_output_text"]
 
 OURS = "headroom"
 
@@ -103,11 +104,23 @@ def tool_output_text(messages: Sequence[dict[str, Any]]) -> str:
     return ""
 
 
+def _decoded_tables(output: str) -> list[Any]:
+    """JSON values of ``output`` with the core's lossless column tables expanded back to objects."""
+    from headroom.compressors.json_lossless import TABLE_KEY, decode_tables
+
+    if TABLE_KEY not in output:
+        return []
+    from headroom.benchmark.fidelity import json_values_in
+
+    return [decode_tables(v) for v in json_values_in(output)]
+
+
 def _baseline_tokens(case: BenchCase, counter: TokenCounter) -> int | None:
     return counter.count_messages(case.messages(case.minified)) if case.minified is not None else None
 
 
-def _ccr_status(keys: Sequence[str], original: str, config: HeadroomConfig) -> str:
+def ccr_status(keys: Sequence[str], original: str, config: HeadroomConfig) -> str:
+    """``ok`` when one of ``keys`` retrieves ``original`` exactly, ``missing`` when none does, ``-`` without keys."""
     if not keys:
         return "-"
     from headroom.compress import retrieve
@@ -190,10 +203,10 @@ def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig |
         tokens_before=result.tokens_before,
         tokens_after=result.tokens_after,
         latency_ms=elapsed,
-        fidelity=check_fidelity(case.targets, output),
+        fidelity=check_fidelity(case.targets, output, decoded=_decoded_tables(output)),
         baseline_tokens=_baseline_tokens(case, counter),
         count_ms=count_ms,
-        ccr=_ccr_status(result.ccr_keys, case.content, cfg),
+        ccr=ccr_status(result.ccr_keys, case.content, cfg),
         transforms=tuple(result.transforms_applied),
         error=None if not result.errors else f"{result.errors} internal error(s), failed open: " + "; ".join(logged),
         notes=(*result.passthrough_reasons, *logged),
