@@ -1,0 +1,131 @@
+"""The CCR store: exact round trips, limits, concurrency, search and the retrieve tool."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import headroom
+from headroom.ccr import RETRIEVE_TOOL, CCRStore, execute_retrieve_tool, get_store, resolve_store_url
+from headroom.config import CCRConfig, HeadroomConfig
+from headroom.errors import RetrievalError
+
+LOG = (Path(__file__).resolve().parents[3] / "core/headroom/samples/logs/OpenSSH_2k.log").read_text()
+
+
+def test_round_trip_is_byte_for_byte(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db")
+    for content in (LOG, "crlf\r\nline\r\n", "lone \ud800 surrogate", "emoji 🙂 and nul \x00"):
+        assert store.get(store.put(content)) == content
+
+
+def test_same_content_same_key(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db")
+    assert store.put(LOG) == store.put(LOG) == headroom.ccr.ccr_key(LOG)
+    assert store.stats()["entries"] == 1
+
+
+def test_unknown_and_expired_keys_raise_retrieval_error(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(ttl_seconds=1))
+    key = store.put("short lived")
+    with pytest.raises(RetrievalError, match="no content"):
+        store.get("hr_0000000000000000")
+    time.sleep(1.1)
+    with pytest.raises(RetrievalError, match="expired"):
+        store.get(key)
+
+
+def test_size_limits_evict_least_recently_used(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entries=3))
+    keys = [store.put(f"entry {i}") for i in range(5)]
+    store.enforce_limits()
+    assert store.stats()["entries"] == 3 and keys[-1] in store and keys[0] not in store
+
+
+def test_entry_larger_than_limit_is_refused(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entry_bytes=10))
+    with pytest.raises(headroom.StoreError):
+        store.put("x" * 11)
+
+
+def test_threads_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db")
+    keys: list[str] = []
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        for i in range(25):
+            k = store.put(f"thread {n} item {i}")
+            with lock:
+                keys.append(k)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(keys)) == 200 and all(store.get(k).startswith("thread") for k in keys)
+
+
+def _process_writer(url: str, n: int) -> None:
+    store = CCRStore(url)
+    for i in range(30):
+        store.put(f"process {n} item {i}")
+
+
+def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    CCRStore(url)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process_writer, args=(url, n)) for n in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    store = CCRStore(url)
+    assert store.stats()["entries"] == 120
+    assert store.get(headroom.ccr.ccr_key("process 3 item 29")) == "process 3 item 29"
+
+
+def test_stateless_keeps_store_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_STATELESS", "1")
+    assert resolve_store_url(HeadroomConfig()) == "sqlite://"
+
+
+def test_relative_sqlite_path_lives_under_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_WORKSPACE_DIR", str(tmp_path))
+    assert resolve_store_url(HeadroomConfig()) == f"sqlite:///{tmp_path}/headroom.db"
+
+
+def test_search_within_original_returns_matching_lines() -> None:
+    found = execute_retrieve_tool({"key": get_store(HeadroomConfig()).put(LOG), "query": "Failed password root"},
+                                  get_store(HeadroomConfig()))
+    lines = found.splitlines()
+    assert lines and all("failed password" in line.lower() or "root" in line.lower() for line in lines)
+
+
+def test_search_within_json_returns_items() -> None:
+    items = [{"id": i, "login": f"user{i}"} for i in range(50)]
+    store = get_store(HeadroomConfig())
+    out = json.loads(execute_retrieve_tool({"key": store.put(json.dumps(items)), "query": "user42"}, store))
+    assert out[0] == {"id": 42, "login": "user42"}
+
+
+def test_retrieve_tool_line_range_and_errors() -> None:
+    store = get_store(HeadroomConfig())
+    key = store.put(LOG)
+    assert execute_retrieve_tool(json.dumps({"key": key, "lines": "2-3"}), store) == "".join(LOG.splitlines(True)[1:3])
+    assert execute_retrieve_tool({"key": "hr_missing"}, store).startswith("error:")
+    assert execute_retrieve_tool({}, store).startswith("error:")
+
+
+def test_retrieve_tool_schema_is_an_openai_function() -> None:
+    fn = RETRIEVE_TOOL["function"]
+    assert RETRIEVE_TOOL["type"] == "function" and fn["name"] == "headroom_retrieve"
+    assert fn["parameters"]["required"] == ["key"]
