@@ -22,6 +22,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -41,6 +42,9 @@ _BYTES_PER_TOKEN = 3.6
 # Per-message framing of the chat format (role, separators), as OpenAI documents for its models.
 MESSAGE_OVERHEAD = 3
 REPLY_PRIMING = 3
+
+_LONG_RUN_LEN = 512
+_LONG_RUN = re.compile(r"[^\W\d_]{512,}|[^\w\s]{512,}|\d{512,}")
 
 _encodings: dict[str, Any] = {}
 _missing: set[str] = set()
@@ -167,11 +171,26 @@ class TokenCounter:
     def _count_uncached(self, text: str) -> int:
         if self._enc is None:
             return math.ceil(len(text.encode("utf-8", "surrogatepass")) / _BYTES_PER_TOKEN)
-        try:
-            n = len(self._enc.encode_ordinary(text))
-        except (UnicodeEncodeError, ValueError):
-            n = len(self._enc.encode_ordinary(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")))
+        n = 0
+        pos = 0
+        if len(text) > _LONG_RUN_LEN:
+            # BPE is quadratic inside one pre-token: cut very long letter or symbol runs
+            # (base64 blobs, "=====" rules) into pieces; ordinary text is counted exactly.
+            for m in _LONG_RUN.finditer(text):
+                n += self._encode_len(text[pos : m.start()])
+                run = m.group(0)
+                n += sum(self._encode_len(run[i : i + 256]) for i in range(0, len(run), 256))
+                pos = m.end()
+        n += self._encode_len(text[pos:])
         return n if self._scale == 1.0 else math.ceil(n * self._scale)
+
+    def _encode_len(self, text: str) -> int:
+        if not text:
+            return 0
+        try:
+            return len(self._enc.encode_ordinary(text))
+        except (UnicodeEncodeError, ValueError):
+            return len(self._enc.encode_ordinary(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")))
 
     def count_messages(self, messages: list[dict[str, Any]]) -> int:
         """Tokens of a chat request: contents, tool calls and the chat format's framing."""

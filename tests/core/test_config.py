@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from headroom import ConfigurationError, HeadroomConfig, HeadroomMode, SmartCrusherConfig
 from headroom.config import CacheAlignerConfig, CCRConfig, PrefixFreezeConfig
 from headroom.models import ModelRegistry
@@ -17,7 +16,11 @@ def test_defaults_match_the_configuration_reference() -> None:
     assert cfg.store_url == "sqlite:///headroom.db"
     assert cfg.default_mode is HeadroomMode.AUDIT
     assert cfg.model_context_limits == {} and cfg.output_buffer_tokens == 4000
-    assert (cfg.intercept_tool_results, cfg.generate_diff_artifact, cfg.discover_pipeline_extensions) == (False, False, True)
+    assert (cfg.intercept_tool_results, cfg.generate_diff_artifact, cfg.discover_pipeline_extensions) == (
+        False,
+        False,
+        True,
+    )
     sc = cfg.smart_crusher
     assert (sc.enabled, sc.min_items_to_analyze, sc.min_tokens_to_crush, sc.max_items_after_crush) == (True, 5, 200, 15)
     assert (sc.variance_threshold, sc.uniqueness_threshold, sc.similarity_threshold) == (2.0, 0.1, 0.8)
@@ -25,7 +28,12 @@ def test_defaults_match_the_configuration_reference() -> None:
     assert (sc.factor_out_constants, sc.include_summaries, sc.lossless_only) == (False, False, False)
     assert (sc.lossless_min_savings_ratio, sc.use_feedback_hints, sc.toin_confidence_threshold) == (0.15, True, 0.3)
     ca = cfg.cache_aligner
-    assert (ca.enabled, ca.use_dynamic_detector, ca.detection_tiers, ca.extra_dynamic_labels) == (False, True, ["regex"], [])
+    assert (ca.enabled, ca.use_dynamic_detector, ca.detection_tiers, ca.extra_dynamic_labels) == (
+        False,
+        True,
+        ["regex"],
+        [],
+    )
     assert (ca.entropy_threshold, ca.normalize_whitespace, ca.collapse_blank_lines) == (0.7, True, True)
     assert ca.dynamic_tail_separator == "\n\n---\n[Dynamic Context]\n" and len(ca.date_patterns) == 4
     assert cfg.cache_optimizer.enabled and cfg.ccr.enabled and cfg.prefix_freeze.enabled
@@ -46,14 +54,24 @@ def test_constructor_beats_environment_and_request_beats_constructor(monkeypatch
     assert HeadroomConfig().output_buffer_tokens == 1000
     cfg = HeadroomConfig(output_buffer_tokens=2000)
     assert cfg.output_buffer_tokens == 2000
-    per_request = cfg.with_overrides(headroom_output_buffer_tokens=8000, headroom_mode="simulate", headroom_keep_turns=5)
-    assert (per_request.output_buffer_tokens, per_request.default_mode, per_request.keep_turns) == (8000, HeadroomMode.SIMULATE, 5)
+    per_request = cfg.with_overrides(
+        headroom_output_buffer_tokens=8000, headroom_mode="simulate", headroom_keep_turns=5
+    )
+    assert (per_request.output_buffer_tokens, per_request.default_mode, per_request.keep_turns) == (
+        8000,
+        HeadroomMode.SIMULATE,
+        5,
+    )
     assert cfg.output_buffer_tokens == 2000
 
 
 def test_tool_profiles_override_crusher_fields_per_tool() -> None:
-    cfg = HeadroomConfig().with_overrides(headroom_tool_profiles={
-        "important_tool": {"skip_compression": True}, "search_tool": {"max_items_after_crush": 25}})
+    cfg = HeadroomConfig().with_overrides(
+        headroom_tool_profiles={
+            "important_tool": {"skip_compression": True},
+            "search_tool": {"max_items_after_crush": 25},
+        }
+    )
     assert cfg.skips_tool("important_tool") and not cfg.skips_tool("search_tool")
     assert cfg.crusher_for_tool("search_tool").max_items_after_crush == 25
     assert cfg.crusher_for_tool("other").max_items_after_crush == 15
@@ -72,7 +90,11 @@ def test_protected_tools_are_lossless_only(monkeypatch: pytest.MonkeyPatch) -> N
         (lambda: HeadroomConfig(optimization_mode="speed"), "optimization_mode", "'token' or 'cache'"),
         (lambda: SmartCrusherConfig(max_items_after_crush=0), "max_items_after_crush", "greater than or equal to 1"),
         (lambda: SmartCrusherConfig(first_fraction=1.5), "first_fraction", "less than or equal to 1"),
-        (lambda: CacheAlignerConfig(detection_tiers=["regex", "magic"]), "detection_tiers", "'regex', 'ner' or 'semantic'"),
+        (
+            lambda: CacheAlignerConfig(detection_tiers=["regex", "magic"]),
+            "detection_tiers",
+            "'regex', 'ner' or 'semantic'",
+        ),
         (lambda: CCRConfig(ttl_seconds=0), "ttl_seconds", "greater than or equal to 1"),
         (lambda: PrefixFreezeConfig(bogus=True), "bogus", "a known field name"),
     ],
@@ -99,11 +121,17 @@ def test_unknown_per_request_override_is_rejected() -> None:
 
 
 def test_models_json_in_config_dir_adds_limits_and_pricing(tmp_path: Path) -> None:
-    (tmp_path / "models.json").write_text(json.dumps({
-        "anthropic": {"context_limits": {"claude-custom-finetune": 128000},
-                      "pricing": {"claude-custom-finetune": {"input": 15.0, "output": 75.0, "cached_input": 1.5}}},
-        "openai": {"context_limits": {"gpt-5": 256000}},
-    }))
+    (tmp_path / "models.json").write_text(
+        json.dumps(
+            {
+                "anthropic": {
+                    "context_limits": {"claude-custom-finetune": 128000},
+                    "pricing": {"claude-custom-finetune": {"input": 15.0, "output": 75.0, "cached_input": 1.5}},
+                },
+                "openai": {"context_limits": {"gpt-5": 256000}},
+            }
+        )
+    )
     reg = ModelRegistry(config_dir=str(tmp_path))
     assert reg.context_window("claude-custom-finetune") == 128000 and reg.context_window("gpt-5") == 256000
     assert reg.cost("claude-custom-finetune", 1_000_000) == pytest.approx(15.0)
@@ -126,8 +154,12 @@ def test_broken_models_file_names_the_problem() -> None:
 
 def test_unknown_models_are_inferred_from_their_names() -> None:
     reg = ModelRegistry()
-    for name, window in [("claude-opus-9", 200_000), ("my-sonnet-x", 200_000), ("gpt-4o-2030-01-01", 128_000),
-                         ("o3-pro-max", 200_000)]:
+    for name, window in [
+        ("claude-opus-9", 200_000),
+        ("my-sonnet-x", 200_000),
+        ("gpt-4o-2030-01-01", 128_000),
+        ("o3-pro-max", 200_000),
+    ]:
         info = reg.get(name)
         assert info.context_window == window and info.pricing is not None
     assert reg.get("claude-opus-9").pricing.input > reg.get("my-sonnet-x").pricing.input  # type: ignore[union-attr]

@@ -8,7 +8,6 @@ import socket
 from pathlib import Path
 
 import pytest
-
 from headroom import tokens
 from headroom.tokens import TokenCounter, count_message_tokens, count_tokens, encoding_name_for
 
@@ -26,9 +25,17 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("model", "encoding"),
-    [("gpt-4o", "o200k_base"), ("gpt-4o-mini-2024-07-18", "o200k_base"), ("gpt-4.1", "o200k_base"),
-     ("gpt-5", "o200k_base"), ("o3-mini", "o200k_base"), ("ft:gpt-4o:acme", "o200k_base"),
-     ("gpt-4", "cl100k_base"), ("gpt-3.5-turbo", "cl100k_base"), ("claude-sonnet-4-5", None)],
+    [
+        ("gpt-4o", "o200k_base"),
+        ("gpt-4o-mini-2024-07-18", "o200k_base"),
+        ("gpt-4.1", "o200k_base"),
+        ("gpt-5", "o200k_base"),
+        ("o3-mini", "o200k_base"),
+        ("ft:gpt-4o:acme", "o200k_base"),
+        ("gpt-4", "cl100k_base"),
+        ("gpt-3.5-turbo", "cl100k_base"),
+        ("claude-sonnet-4-5", None),
+    ],
 )
 def test_model_families_map_to_their_tokenizer(model: str, encoding: str | None) -> None:
     assert encoding_name_for(model) == encoding
@@ -83,6 +90,12 @@ def test_lone_surrogates_are_counted_not_raised() -> None:
 
 def test_message_count_includes_tool_calls_and_framing() -> None:
     plain = [{"role": "user", "content": "hi"}]
-    with_call = [*plain, {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "search", "arguments": '{"q": "x"}'}}]}]
+    with_call = [
+        *plain,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "search", "arguments": '{"q": "x"}'}}],
+        },
+    ]
     assert count_message_tokens(with_call) > count_message_tokens(plain) > count_tokens("hi")

@@ -8,9 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 import headroom
+import pytest
 from headroom.ccr import RETRIEVE_TOOL, CCRStore, execute_retrieve_tool, get_store, resolve_store_url
 from headroom.config import CCRConfig, HeadroomConfig
 from headroom.errors import RetrievalError
@@ -104,8 +103,9 @@ def test_relative_sqlite_path_lives_under_workspace(tmp_path: Path, monkeypatch:
 
 
 def test_search_within_original_returns_matching_lines() -> None:
-    found = execute_retrieve_tool({"key": get_store(HeadroomConfig()).put(LOG), "query": "Failed password root"},
-                                  get_store(HeadroomConfig()))
+    found = execute_retrieve_tool(
+        {"key": get_store(HeadroomConfig()).put(LOG), "query": "Failed password root"}, get_store(HeadroomConfig())
+    )
     lines = found.splitlines()
     assert lines and all("failed password" in line.lower() or "root" in line.lower() for line in lines)
 
