@@ -3,6 +3,10 @@
 One function, :func:`run_pipeline`, runs the stages in order on a copy of the messages and
 returns a :class:`CompressResult`. Each stage lives in its own module; this one only sequences
 them, measures, and fails open: an error in any stage leaves that stage's input unchanged.
+
+Cache mode (``optimization_mode="cache"``) adds prefix freezing around the stages: the input
+messages an earlier request of the same conversation already sent are replaced by exactly what
+was sent for them, and only the new messages are compressed.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from headroom import metrics
@@ -22,11 +27,21 @@ from headroom.models import ModelRegistry
 from headroom.result import CompressResult, ContentReport
 from headroom.tokens import get_counter
 
-__all__ = ["run_pipeline"]
+__all__ = ["ContentTiming", "run_pipeline"]
 
 log = logging.getLogger("headroom.pipeline")
 
 _COMPRESSIBLE_ROLES = frozenset({"tool", "function", "user", "assistant"})
+
+
+@dataclass(frozen=True)
+class ContentTiming:
+    """Time spent on one piece of content in the content stage (reported in ``extras["content_timings"]``)."""
+
+    message_index: int
+    cache_hit: bool
+    """True when the router's result cache already held the outcome (content seen before)."""
+    ms: float
 
 
 def _registry_for(config: HeadroomConfig) -> ModelRegistry:
@@ -46,8 +61,13 @@ def _compress_contents(
     store: Any,
     persist: bool,
     frozen_count: int,
+    timings: list[ContentTiming] | None = None,
 ) -> tuple[list[ContentReport], list[str], int]:
-    """Stage 2: replace each compressible text by its compressed form, in place."""
+    """Stage 2: replace each compressible text by its compressed form, in place.
+
+    Each tool output is judged against the question that led to it (``question_for``), unless
+    ``query`` overrides it. Messages before ``frozen_count`` and the last user message are kept.
+    """
     counter = get_counter(model)
     reports: list[ContentReport] = []
     reasons: list[str] = []
@@ -63,6 +83,7 @@ def _compress_contents(
         if config.skips_tool(slot.tool_name):
             reasons.append(f"messages[{i}]: tool {slot.tool_name!r} has skip_compression")
             continue
+        started = time.perf_counter()
         crusher = config.crusher_for_tool(slot.tool_name)
         ctx = CompressionContext(
             config=config,
@@ -74,19 +95,23 @@ def _compress_contents(
             persist=persist,
             lossless_only=crusher.lossless_only or not config.ccr.enabled,
         )
-        out, kind, reason, _hit = compress_content(slot.text, ctx)
-        if out is None:
-            if "error" in reason:
-                errors += 1
-            if reason and kind.value not in ("empty",):
-                reasons.append(f"messages[{i}]: {reason}")
-            continue
-        before, after = counter.count(slot.text), counter.count(out.text)
-        if after >= before:
-            reasons.append(f"messages[{i}]: {out.transform} would not save tokens; kept original")
-            continue
-        slot.write(messages[i], out.text)
-        reports.append(ContentReport(i, slot.tool_name, out.transform, before, after, out.ccr_key, out.details))
+        out, kind, reason, hit = compress_content(slot.text, ctx)
+        try:
+            if out is None:
+                if "error" in reason:
+                    errors += 1
+                if reason and kind.value not in ("empty",):
+                    reasons.append(f"messages[{i}]: {reason}")
+                continue
+            before, after = counter.count(slot.text), counter.count(out.text)
+            if after >= before:
+                reasons.append(f"messages[{i}]: {out.transform} would not save tokens; kept original")
+                continue
+            slot.write(messages[i], out.text)
+            reports.append(ContentReport(i, slot.tool_name, out.transform, before, after, out.ccr_key, out.details))
+        finally:
+            if timings is not None:
+                timings.append(ContentTiming(i, hit, (time.perf_counter() - started) * 1000))
     return reports, reasons, errors
 
 
@@ -101,20 +126,25 @@ def run_pipeline(
     session_id: str | None = None,
 ) -> CompressResult:
     """Run every stage on a copy of ``messages`` and report what it did (see module docs)."""
+    from headroom.conversation import cache_aligner, cache_hints, fitting, prefix_freeze
+    from headroom.conversation.session import derive_session_id
+
     started = time.perf_counter()
     notes = validate_messages(messages)
     counter = get_counter(model)
     registry = _registry_for(config)
+    provider = registry.get(model).provider
     original = copy_messages(messages)
     work = copy_messages(messages)
     persist = mode is not HeadroomMode.SIMULATE
     transforms: list[str] = []
     reports: list[ContentReport] = []
+    timings: list[ContentTiming] = []
     errors = 0
     extras: dict[str, Any] = {}
     diffs: list[str] = []
     dropped = 0
-    cached_tokens = 0
+    fit_keys: tuple[str, ...] = ()
 
     def stage(name: str, fn: Any) -> None:
         nonlocal work, errors
@@ -131,17 +161,40 @@ def run_pipeline(
         if config.generate_diff_artifact and work != before:
             diffs.append(_diff(name, before, work))
 
-    from headroom.conversation import cache_aligner, cache_hints, fitting, prefix_freeze
+    aligner = config.cache_aligner
 
-    frozen_count = 0
-    if config.optimization_mode == "cache" and config.prefix_freeze.enabled:
-        frozen_count = prefix_freeze.frozen_prefix_length(work, session_id=session_id, config=config)
+    def system_head(message: dict[str, Any]) -> dict[str, Any]:
+        """A system message as the aligner leaves it, without its dynamic tail (stable across requests)."""
+        content = message.get("content")
+        if not aligner.enabled or not isinstance(content, str):
+            return message
+        aligned, _ = cache_aligner.align_text(content, aligner)
+        return {**message, "content": aligned.partition(aligner.dynamic_tail_separator)[0]}
 
-    if config.cache_aligner.enabled:
+    session_key = derive_session_id([system_head(m) for m in messages[:8]], session_id)
+    extras["session_id"] = session_key
+
+    cache_mode = config.optimization_mode == "cache" and config.prefix_freeze.enabled
+    frozen = prefix_freeze.FrozenPrefix()
+    digests: tuple[str, ...] = ()
+    if cache_mode:
+        try:
+            digests = prefix_freeze.input_digests(messages, system_head if aligner.enabled else None)
+            frozen = prefix_freeze.lookup(digests, session_key=session_key, config=config.prefix_freeze)
+        except Exception as exc:  # fail open: compress as in token mode
+            errors += 1
+            metrics.increment("errors.pipeline.prefix_freeze")
+            log.exception("prefix freeze lookup failed; nothing frozen")
+            notes.append(f"prefix_freeze error ({type(exc).__name__}: {exc}); nothing frozen")
+    frozen_count = frozen.input_count
+
+    if aligner.enabled:
+
         def _align(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            out, applied = cache_aligner.align_system_messages(msgs, config.cache_aligner, frozen_count=frozen_count)
+            out, applied = cache_aligner.align_system_messages(msgs, aligner)
             transforms.extend(applied)
             return out
+
         stage("cache_aligner", _align)
 
     store_for_content = store if config.ccr.enabled else None
@@ -149,7 +202,14 @@ def run_pipeline(
     def _contents(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal errors
         got, reasons, errs = _compress_contents(
-            msgs, config, model=model, query=query, store=store_for_content, persist=persist, frozen_count=frozen_count
+            msgs,
+            config,
+            model=model,
+            query=query,
+            store=store_for_content,
+            persist=persist,
+            frozen_count=frozen_count,
+            timings=timings,
         )
         reports.extend(got)
         notes.extend(reasons)
@@ -160,48 +220,106 @@ def run_pipeline(
     stage("content", _contents)
 
     if config.discover_pipeline_extensions:
+
         def _extensions(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out, applied = run_extensions(msgs, model=model, config=config)
             transforms.extend(applied)
             return out
+
         stage("extensions", _extensions)
 
-    limit = registry.context_window(model) - config.output_buffer_tokens
+    if frozen_count:
+        stage("prefix_freeze", lambda msgs: prefix_freeze.replay(msgs, frozen))
+        transforms.append(f"prefix_freeze:replayed:{len(frozen.messages)}")
+
+    window = registry.context_window(model)
+    limit = window - config.output_buffer_tokens
+    target = limit - int(window * config.prefix_freeze.refit_free_fraction) if cache_mode else limit
 
     def _fit(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        nonlocal dropped
+        nonlocal dropped, fit_keys
         fitted = fitting.fit_to_window(
-            msgs, limit=limit, counter=counter, keep_turns=config.keep_turns,
-            store=store_for_content, persist=persist, frozen_count=frozen_count,
+            msgs,
+            limit=limit,
+            target=max(target, 0),
+            counter=counter,
+            keep_turns=config.keep_turns,
+            store=store_for_content,
+            persist=persist,
         )
         dropped = fitted.dropped_messages
+        fit_keys = fitted.ccr_keys
         transforms.extend(fitted.transforms)
         extras["fitting"] = fitted.report
         return fitted.messages
 
     stage("fitting", _fit)
 
-    if config.cache_optimizer.enabled:
-        def _hints(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            nonlocal cached_tokens
-            hinted = cache_hints.apply_cache_hints(
-                msgs, model=model, provider=registry.get(model).provider, config=config.cache_optimizer,
-                counter=counter, session_id=session_id,
+    if cache_mode and mode is HeadroomMode.OPTIMIZE:
+        try:
+            held = prefix_freeze.remember(
+                digests, work, session_key=session_key, frozen=frozen, config=config.prefix_freeze
             )
-            cached_tokens = hinted.expected_cached_tokens
+            extras["prefix_freeze"] = {"frozen_input_messages": frozen_count, "prefix_held": held}
+            if not held:
+                metrics.increment("prefix_freeze.broken")
+                notes.append(
+                    "prefix_freeze: the window overflowed, earlier turns were cut (the cached prefix changes once)"
+                )
+        except Exception as exc:
+            errors += 1
+            metrics.increment("errors.pipeline.prefix_freeze")
+            log.exception("prefix freeze could not remember this request")
+            notes.append(f"prefix_freeze error ({type(exc).__name__}: {exc})")
+
+    if config.cache_optimizer.enabled:
+
+        def _hints(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            hinted = cache_hints.apply_cache_hints(
+                msgs,
+                provider=provider,
+                config=config.cache_optimizer,
+                counter=counter,
+                session_key=f"{model}|{session_key}",
+            )
             transforms.extend(hinted.transforms)
             return hinted.messages
-        stage("cache_hints", _hints)
 
-    if config.optimization_mode == "cache" and config.prefix_freeze.enabled and persist:
-        prefix_freeze.remember_sent(work, session_id=session_id, config=config)
+        stage("cache_hints", _hints)
 
     tokens_before = counter.count_messages(original)
     optimized = counter.count_messages(work)
     to_send = original if mode is HeadroomMode.AUDIT else work
     tokens_after = tokens_before if mode is HeadroomMode.AUDIT else optimized
+    cached_tokens = 0
+    if config.cache_optimizer.enabled:
+        try:
+            estimate = cache_hints.estimate_cached_tokens(
+                to_send,
+                provider=provider,
+                counter=counter,
+                session_key=f"{model}|{session_key}",
+                record=persist,
+                max_sessions=config.prefix_freeze.max_sessions,
+            )
+            cached_tokens = estimate.cached_tokens
+            extras["cache"] = {
+                "provider": provider,
+                "cached_tokens": estimate.cached_tokens,
+                "uncached_tokens": estimate.uncached_tokens,
+                "common_prefix_messages": estimate.common_prefix_messages,
+                **estimate.details,
+            }
+            metrics.increment("cache.cached_tokens", estimate.cached_tokens)
+            metrics.increment("cache.uncached_tokens", estimate.uncached_tokens)
+        except Exception as exc:
+            errors += 1
+            metrics.increment("errors.pipeline.cache_estimate")
+            log.exception("cached-token estimate failed; reported as 0")
+            notes.append(f"cache estimate error ({type(exc).__name__}: {exc})")
     cost_before = registry.cost(model, tokens_before)
     cost_after = registry.cost(model, tokens_after, cached_input_tokens=min(cached_tokens, tokens_after))
+    extras["content_timings"] = tuple(timings)
     metrics.increment("compress.calls")
     metrics.increment("compress.errors", errors)
     return CompressResult(
@@ -211,8 +329,7 @@ def run_pipeline(
         mode=mode.value,
         model=model,
         transforms_applied=tuple(transforms),
-        ccr_keys=tuple(dict.fromkeys(r.ccr_key for r in reports if r.ccr_key).keys())
-        + tuple(k for k in extras.get("fitting", {}).get("ccr_keys", ()) if k),
+        ccr_keys=tuple(dict.fromkeys([*(r.ccr_key for r in reports if r.ccr_key), *fit_keys])),
         optimized_tokens=optimized,
         cost_before_usd=cost_before,
         cost_after_usd=cost_after,
