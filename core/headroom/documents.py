@@ -385,12 +385,12 @@ def _fit_budget(
                 continue
             space = room - d.overhead
             if space >= min_trim_tokens and d.text is not None:
-                fitted = fit_text(d.text, space, query=query, model=model, config=cfg)
+                fitted = fit_text(d.text, space, query=query, model=model, config=cfg, original=d.original)
                 errors += fitted.errors
                 if fitted.changed and fitted.tokens_after <= space:
                     d.text, d.tokens = fitted.text, fitted.tokens_after
                     d.transforms += fitted.transforms
-                    d.keys += fitted.ccr_keys
+                    d.keys += tuple(k for k in fitted.ccr_keys if k not in d.keys)
                     d.action = "trimmed"
                     room -= d.tokens + d.overhead
                     continue
@@ -405,7 +405,7 @@ def _fit_budget(
                 metrics.increment("errors.documents.store")
                 log.warning("kept %s over the token budget: its original could not be stored (%s)", names[d.index], exc)
                 continue
-            d.action, d.keys = "dropped", (*d.keys, str(key))
+            d.action, d.keys = "dropped", (*(k for k in d.keys if k != str(key)), str(key))
         dropped = [d for d in left_out if d.action == "dropped"]
         if not dropped:
             return None, 0, errors

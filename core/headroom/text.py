@@ -125,11 +125,11 @@ def compress_text(
             reason = f"{out.transform} would not save tokens; kept original"
     metrics.increment("text.calls")
     if max_tokens is not None and counter.count(current) > max_tokens:
-        fitted = _fit(current, max_tokens, query=query, counter=counter, ctx=ctx)
+        fitted = _fit(current, max_tokens, query=query, counter=counter, ctx=ctx, original=text)
         if fitted.changed:
             current = fitted.text
             transforms.extend(fitted.transforms)
-            keys.extend(fitted.ccr_keys)
+            keys.extend(k for k in fitted.ccr_keys if k not in keys)
         reason = fitted.passthrough_reason or reason
         errors += fitted.errors
     return TextCompressResult(
@@ -150,8 +150,12 @@ def fit_text(
     query: str = "",
     model: str = "gpt-4o",
     config: HeadroomConfig | None = None,
+    original: str | None = None,
 ) -> TextCompressResult:
     """Trim ``text`` to at most ``max_tokens``, keeping what ``query`` names; the original goes to CCR.
+
+    ``original`` is the text ``text`` was compressed from, if it was: then the marker names the
+    original's key, so one key always restores what the source held (not an intermediate form).
 
     JSON (an array, or an object holding one) keeps whole items and stays valid JSON before the
     marker line; other text keeps whole lines (sentences or fixed windows for one long line).
@@ -163,7 +167,7 @@ def fit_text(
     counter = get_counter(model)
     store = open_store(cfg)
     ctx = CompressionContext(config=cfg, counter=counter, query=query, store=store, lossless_only=store is None)
-    return _fit(text, max_tokens, query=query, counter=counter, ctx=ctx)
+    return _fit(text, max_tokens, query=query, counter=counter, ctx=ctx, original=original)
 
 
 def _check_args(text: object, query: object, max_tokens: object) -> None:
@@ -176,7 +180,13 @@ def _check_args(text: object, query: object, max_tokens: object) -> None:
 
 
 def _fit(
-    text: str, max_tokens: int, *, query: str, counter: TokenCounter, ctx: CompressionContext
+    text: str,
+    max_tokens: int,
+    *,
+    query: str,
+    counter: TokenCounter,
+    ctx: CompressionContext,
+    original: str | None = None,
 ) -> TextCompressResult:
     before = counter.count(text)
     if before <= max_tokens:
@@ -186,12 +196,13 @@ def _fit(
             text, before, before, passthrough_reason="cannot trim: CCR is disabled, so nothing may be dropped"
         )
     try:
-        trimmed = _trim(text, max_tokens, query=query, counter=counter)
+        source = original if original is not None else text
+        trimmed = _trim(text, max_tokens, query=query, counter=counter, key=ccr_key(source))
         if trimmed is None:
             return TextCompressResult(
                 text, before, before, passthrough_reason=f"cannot trim: no part of the text fits in {max_tokens} tokens"
             )
-        key = ctx.store_original(text, "text", {"trimmed_to_tokens": max_tokens})
+        key = ctx.store_original(source, "text", {"trimmed_to_tokens": max_tokens})
     except Exception as exc:  # fail open: the untrimmed text is still correct, only larger
         metrics.increment("errors.text.trim")
         log.exception("trimming a text to %d tokens failed; kept it whole", max_tokens)
@@ -313,9 +324,8 @@ def _trim_json(
     return out if counter.count(out) <= max_tokens else None
 
 
-def _trim(text: str, max_tokens: int, *, query: str, counter: TokenCounter) -> tuple[str, str] | None:
+def _trim(text: str, max_tokens: int, *, query: str, counter: TokenCounter, key: str) -> tuple[str, str] | None:
     """The trimmed text and its transform name, or None when no unit fits beside the marker."""
-    key = ccr_key(text)
     parsed = _json_units(text)
     if parsed is not None:
         fitted = _trim_json(parsed, max_tokens, query=query, counter=counter, key=key)
