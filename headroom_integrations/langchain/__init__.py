@@ -12,12 +12,45 @@
 
 from __future__ import annotations
 
+from headroom_integrations.langchain.callbacks import (
+    CallbackSummary,
+    HeadroomCallbackHandler,
+    LLMCallRecord,
+    ToolCallRecord,
+)
 from headroom_integrations.langchain.chat_model import HeadroomChatModel
-from headroom_integrations.langchain.compression import CompressedMessages, compress_messages, compress_tool_output
+from headroom_integrations.langchain.compression import (
+    HEADROOM_EVENT,
+    CompressedMessages,
+    compress_messages,
+    compress_tool_output,
+)
+from headroom_integrations.langchain.convert import from_openai_messages, to_openai_messages
+from headroom_integrations.langchain.middleware import HeadroomMiddleware
+from headroom_integrations.langchain.retrieval import without_retrieve_calls
+from headroom_integrations.langchain.tools import (
+    compress_messages_hook,
+    compress_tool,
+    compress_tools,
+    headroom_retrieve_tool,
+)
 
 __all__ = [
+    "HEADROOM_EVENT",
+    "CallbackSummary",
     "CompressedMessages",
+    "HeadroomCallbackHandler",
     "HeadroomChatModel",
+    "HeadroomMiddleware",
+    "LLMCallRecord",
+    "ToolCallRecord",
     "compress_messages",
+    "compress_messages_hook",
+    "compress_tool",
     "compress_tool_output",
+    "compress_tools",
+    "from_openai_messages",
+    "headroom_retrieve_tool",
+    "to_openai_messages",
+    "without_retrieve_calls",
 ]

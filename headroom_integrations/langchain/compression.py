@@ -32,6 +32,7 @@ from headroom_integrations.langchain.convert import from_openai_messages, to_ope
 __all__ = [
     "DEFAULT_MODEL",
     "FAIL_OPEN_COUNTER",
+    "HEADROOM_EVENT",
     "OVERRIDE_PREFIX",
     "CompressedMessages",
     "compress_messages",
@@ -49,6 +50,8 @@ DEFAULT_MODEL = "gpt-4o"
 """Model name used for token counting when the wrapped model does not name one."""
 OVERRIDE_PREFIX = "headroom_"
 FAIL_OPEN_COUNTER = "errors.langchain.compress"
+HEADROOM_EVENT = "headroom_compression"
+"""Custom callback event with the compression facts of a request made by :class:`HeadroomMiddleware`."""
 
 
 def model_name_of(model: Any, default: str = DEFAULT_MODEL) -> str:
