@@ -3,7 +3,7 @@
 Real SDK clients (``openai.OpenAI``, ``anthropic.Anthropic``, ``ChatOpenAI``, ...) are pointed at
 it so tests exercise the real request and response code paths without a network::
 
-    from support.scripted_server import ScriptedServer, text_reply, tool_call_reply
+    from tests.support.scripted_server import ScriptedServer, text_reply, tool_call_reply
 
     with ScriptedServer() as srv:
         srv.script(tool_call_reply("search", {"q": "x"}), text_reply("done"))
@@ -68,7 +68,8 @@ ANTHROPIC_MESSAGES_PARAMS = frozenset(
     {
         "model", "messages", "max_tokens", "system", "stream", "tools", "tool_choice", "temperature",
         "top_p", "top_k", "stop_sequences", "metadata", "thinking", "service_tier", "container",
-        "mcp_servers", "context_management", "output_format",
+        "mcp_servers", "context_management", "output_format", "output_config", "cache_control", "speed",
+        "inference_geo", "diagnostics",
     }
 )  # fmt: skip
 _OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -268,6 +269,16 @@ def _anthropic_blocks(content: Any) -> list[dict[str, Any]]:
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
+def _count_cache_control(value: Any) -> int:
+    """Blocks marked with cache_control anywhere inside ``value`` (tool_result contents included)."""
+    if isinstance(value, dict):
+        own = 1 if value.get("cache_control") else 0
+        return own + sum(_count_cache_control(v) for k, v in value.items() if k != "cache_control")
+    if isinstance(value, list):
+        return sum(_count_cache_control(v) for v in value)
+    return 0
+
+
 def _validate_anthropic_messages(body: dict[str, Any]) -> None:
     for key in body:
         if key.startswith("headroom"):
@@ -279,12 +290,7 @@ def _validate_anthropic_messages(body: dict[str, Any]) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _BadRequest("messages: at least one message is required")
-    cache_blocks = 0
-    system = body.get("system")
-    if isinstance(system, list):
-        cache_blocks += sum(1 for b in system if isinstance(b, dict) and b.get("cache_control"))
-    for tool in body.get("tools") or []:
-        cache_blocks += 1 if isinstance(tool, dict) and tool.get("cache_control") else 0
+    cache_blocks = _count_cache_control(body.get("system")) + _count_cache_control(body.get("tools"))
     previous_tool_use: list[str] = []
     for i, msg in enumerate(messages):
         role = msg.get("role") if isinstance(msg, dict) else None
@@ -304,7 +310,7 @@ def _validate_anthropic_messages(body: dict[str, Any]) -> None:
         elif not isinstance(content, list) or (not content and not (role == "assistant" and i == len(messages) - 1)):
             raise _BadRequest(f"messages.{i}.content: Input should be a valid list or string")
         blocks = _anthropic_blocks(content)
-        cache_blocks += sum(1 for b in blocks if b.get("cache_control"))
+        cache_blocks += _count_cache_control(blocks)
         results = [(j, b) for j, b in enumerate(blocks) if b.get("type") == "tool_result"]
         for j, block in enumerate(blocks):
             kind = block.get("type")

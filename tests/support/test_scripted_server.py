@@ -9,7 +9,7 @@ import anthropic
 import openai
 import pytest
 
-from support.scripted_server import (
+from tests.support.scripted_server import (
     ScriptedServer,
     ToolCall,
     Usage,
@@ -174,3 +174,21 @@ def test_async_clients_work(srv: ScriptedServer) -> None:
     import asyncio
 
     assert asyncio.run(_async_roundtrip(srv)) == ("async openai", "async anthropic")
+
+
+def test_anthropic_rejects_more_than_four_cache_breakpoints(srv: ScriptedServer, claude: anthropic.Anthropic) -> None:
+    mark = {"type": "ephemeral"}
+    system = [{"type": "text", "text": f"rule {i}", "cache_control": mark} for i in range(3)]
+    result = {
+        "type": "tool_result",
+        "tool_use_id": "toolu_1",
+        "content": [{"type": "text", "text": "x", "cache_control": mark}],
+    }
+    use = {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}
+    messages = [
+        *USER,
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": [result, {"type": "text", "text": "y", "cache_control": mark}]},
+    ]
+    with pytest.raises(anthropic.BadRequestError, match="maximum of 4 blocks"):
+        claude.messages.create(model="claude-haiku-4-5", max_tokens=10, system=system, messages=messages)  # type: ignore[arg-type]
