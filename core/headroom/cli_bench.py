@@ -65,16 +65,15 @@ def add_bench_parser(subparsers: Any) -> None:
 
 
 def _run_session(corpus: Path, turns: int, as_json: bool) -> Any:
+    """The session benchmark's report: a dict for ``--json``, else its text table."""
+    import dataclasses
+
     from headroom.session_bench import run_session_bench
 
-    outcome = run_session_bench(corpus, turns=turns)
+    report = run_session_bench(corpus, turns=turns)
     if as_json:
-        if hasattr(outcome, "to_dict"):
-            return outcome.to_dict()
-        return outcome if isinstance(outcome, (dict, list, str, int, float)) else str(outcome)
-    if hasattr(outcome, "format"):
-        return outcome.format()
-    return outcome if isinstance(outcome, str) else json.dumps(outcome, indent=2, default=str)
+        return dataclasses.asdict(report) if dataclasses.is_dataclass(report) else str(report)
+    return report.format_table() if hasattr(report, "format_table") else str(report)
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -100,7 +99,12 @@ def run_bench(args: argparse.Namespace) -> int:
         config = HeadroomConfig(workspace_dir=workspace, stateless=False)
         results = run_bench(cases, model=args.model, config=config, on_case=progress)
         summaries = summarize(results)
-        session = _run_session(directory, args.turns, args.json) if args.session else None
+        session, session_error = None, None
+        if args.session:
+            try:
+                session = _run_session(directory, args.turns, args.json)
+            except (OSError, ValueError, KeyError, IndexError) as exc:
+                session_error = f"{type(exc).__name__}: {exc}"
         from headroom.ccr.store import get_store
 
         get_store(config).close()  # release the temporary SQLite file before it is deleted
@@ -121,6 +125,13 @@ def run_bench(args: argparse.Namespace) -> int:
         if session is not None:
             print()
             print(session)
+    if session_error is not None:
+        print(
+            f"headroom bench: the session benchmark could not run on {directory} ({session_error}); "
+            "it needs the full corpus: --corpus ../shared/corpus",
+            file=sys.stderr,
+        )
+        return 1
     lost = any(not r.fidelity.complete for r in results)
     failed = any(r.error for r in results) or any(s.unmet() for s in summaries)
     return 1 if args.strict and (lost or failed) else 0

@@ -46,6 +46,7 @@ class KindSummary:
     asked_total: int
     latency_ms: float
     count_ms: float | None
+    tokenize_ms: float | None
     errors: int
     ccr_ok: int
     ccr_keys: int
@@ -71,7 +72,21 @@ class KindSummary:
 
     @property
     def count_share(self) -> float | None:
+        """Cost of counting the request's tokens before and after, as a fraction of the latency."""
         return None if self.count_ms is None or not self.latency_ms else self.count_ms / self.latency_ms
+
+    @property
+    def tokenize_share(self) -> float | None:
+        """Fraction of the latency spent in the tokenizer (any uncached count)."""
+        return None if self.tokenize_ms is None or not self.latency_ms else self.tokenize_ms / self.latency_ms
+
+    @property
+    def mb_per_s_without_counting(self) -> float | None:
+        """Throughput if the report's token counts were free (latency minus their cold counting time)."""
+        if self.count_ms is None:
+            return None
+        rest = self.latency_ms - self.count_ms
+        return self.size_bytes / 1e6 / (rest / 1000) if rest > 0 else float("inf")
 
     def unmet(self) -> list[str]:
         """Which targets of this kind were not met (empty when all were, or none apply)."""
@@ -107,6 +122,11 @@ class KindSummary:
             "mb_per_s": round(self.mb_per_s, 3),
             "count_ms": None if self.count_ms is None else round(self.count_ms, 3),
             "count_share": None if self.count_share is None else round(self.count_share, 4),
+            "tokenize_ms": None if self.tokenize_ms is None else round(self.tokenize_ms, 3),
+            "tokenize_share": None if self.tokenize_share is None else round(self.tokenize_share, 4),
+            "mb_per_s_without_counting": None
+            if self.mb_per_s_without_counting is None
+            else round(self.mb_per_s_without_counting, 3),
             "errors": self.errors,
             "ccr_ok": self.ccr_ok,
             "ccr_keys": self.ccr_keys,
@@ -123,6 +143,7 @@ def summarize(results: Sequence[CaseResult]) -> list[KindSummary]:
     for (engine, kind), rows in groups.items():
         baselines = [r.baseline_tokens for r in rows]
         counts = [r.count_ms for r in rows]
+        tokenizes = [r.tokenize_ms for r in rows]
         out.append(
             KindSummary(
                 engine=engine,
@@ -138,6 +159,7 @@ def summarize(results: Sequence[CaseResult]) -> list[KindSummary]:
                 asked_total=sum(r.fidelity.asked_total for r in rows),
                 latency_ms=sum(r.latency_ms for r in rows),
                 count_ms=None if None in counts else sum(c for c in counts if c is not None),
+                tokenize_ms=None if None in tokenizes else sum(t for t in tokenizes if t is not None),
                 errors=sum(1 for r in rows if r.error),
                 ccr_ok=sum(1 for r in rows if r.ccr == "ok"),
                 ccr_keys=sum(1 for r in rows if r.ccr != "-"),
@@ -185,7 +207,7 @@ def format_cases(results: Sequence[CaseResult], *, markdown: bool = False) -> st
         "minified JSON",
         "latency ms",
         "MB/s",
-        "count ms",
+        "report count ms",
         "asked kept",
         "targets kept",
         "ccr",
@@ -225,7 +247,9 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
         "targets kept",
         "asked kept",
         "MB/s",
-        "counting share",
+        "report counting share",
+        "tokenizer share",
+        "MB/s excl. report counting",
     ]
     if targets:
         header.append("benchmark target")
@@ -243,13 +267,15 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
             f"{s.asked_kept}/{s.asked_total}",
             _rate(s.mb_per_s),
             _pct(s.count_share),
+            _pct(s.tokenize_share),
+            "-" if s.mb_per_s_without_counting is None else _rate(s.mb_per_s_without_counting),
         ]
         if targets:
             goal = TARGETS.get(s.kind)
             unmet = s.unmet()
             row.append("-" if goal is None else ("met" if not unmet else "NOT met: " + "; ".join(unmet)))
         rows.append(row)
-    return _table(header, rows, markdown=markdown, right=set(range(2, 11)))
+    return _table(header, rows, markdown=markdown, right=set(range(2, 13)))
 
 
 def to_json(results: Sequence[CaseResult], *, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -2,15 +2,19 @@
 
 Per file: tokens before and after (the core's exact counter, the figures ``compress`` itself
 reports), the lossless baseline (minified JSON), the latency of the ``compress`` call, input
-MB/s on one core (the pipeline is single-threaded), the part of that time spent counting
-tokens for the report, whether every target survived, and whether the CCR key restores the
+MB/s on one core (the pipeline is single-threaded), what counting the request's tokens before
+and after costs (the report's figures, timed apart with a cold counter), how much of the call
+was spent in the tokenizer at all, whether every target survived, and whether the CCR key restores the
 original. Records re-encoded losslessly in the core's column-table form (``_headroom_table``)
-are expanded back to objects before the fidelity check: every value is still in the prompt. Each file is compressed cold: the router's result cache is cleared first, so a
-repeated file is not measured as a cache hit.
+are expanded back to objects before the fidelity check: every value is still in the prompt.
+
+Each file is compressed cold: the router's result cache is cleared and garbage collected
+first, so a repeated file is not measured as a cache hit nor charged for its predecessor.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +47,10 @@ class CaseResult:
     baseline_tokens: int | None = None
     """Tokens of the same request with minified JSON as the tool output (JSON files only)."""
     count_ms: float | None = None
-    """Time to count the request's tokens before and after (what the report's figures cost)."""
+    """Time to count the request's tokens before and after with a cold counter, measured apart from
+    the call: what the report's two figures cost at the least, wherever the pipeline counts them."""
+    tokenize_ms: float | None = None
+    """Time inside the call spent in the tokenizer (every uncached count: the report's and the compressors')."""
     ccr: str = "-"
     """``ok``: a CCR key restores the original exactly; ``missing``: keys exist but none does;
     ``-``: no key (nothing was dropped, or the engine has no store we can read)."""
@@ -81,6 +88,7 @@ class CaseResult:
             "latency_ms": round(self.latency_ms, 3),
             "mb_per_s": round(self.mb_per_s, 3),
             "count_ms": None if self.count_ms is None else round(self.count_ms, 3),
+            "tokenize_ms": None if self.tokenize_ms is None else round(self.tokenize_ms, 3),
             "fidelity": self.fidelity.to_dict(),
             "ccr": self.ccr,
             "transforms": list(self.transforms),
@@ -160,6 +168,50 @@ def _captured_warnings() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
+class _TokenizerTimer:
+    """Times every tokenizer call of the shared counter during one measured ``compress`` call.
+
+    The pipeline counts with the process-wide counter of the model; its tokenizing method is
+    wrapped on that instance for the duration of the call and restored afterwards.
+    """
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self.seconds = 0.0
+        self.active = hasattr(counter, "_count_uncached")
+
+    def __enter__(self) -> _TokenizerTimer:
+        if self.active:
+            tokenize = self.counter._count_uncached
+
+            def timed(text: str) -> int:
+                started = time.perf_counter()
+                try:
+                    return tokenize(text)
+                finally:
+                    self.seconds += time.perf_counter() - started
+
+            self.counter._count_uncached = timed  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            del self.counter._count_uncached
+
+    @property
+    def ms(self) -> float | None:
+        return self.seconds * 1000 if self.active else None
+
+
+def _report_count_ms(model: str, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> float:
+    """Time to count the request's tokens before and after with a cold counter (the report's figures)."""
+    fresh = TokenCounter(model)
+    started = time.perf_counter()
+    fresh.count_messages(before)
+    fresh.count_messages(after)
+    return (time.perf_counter() - started) * 1000
+
+
 def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig | None = None) -> CaseResult:
     """Compress one case cold with ``headroom.compress`` and measure it (never raises for content)."""
     from headroom.compress import compress
@@ -169,7 +221,8 @@ def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig |
     counter = get_counter(model)
     messages = case.messages()
     result_cache.clear()
-    with _captured_warnings() as logged:
+    gc.collect()  # garbage of the previous file is not charged to this one
+    with _captured_warnings() as logged, _TokenizerTimer(counter) as tokenizer:
         started = time.perf_counter()
         try:
             result = compress(messages, model=model, config=cfg)
@@ -189,11 +242,6 @@ def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig |
                 error=f"compress raised {type(exc).__name__}: {exc}",
             )
         elapsed = (time.perf_counter() - started) * 1000
-    fresh = TokenCounter(model)  # no cached counts: what counting costs the first time
-    count_started = time.perf_counter()
-    fresh.count_messages(messages)
-    fresh.count_messages(result.messages)
-    count_ms = (time.perf_counter() - count_started) * 1000
     output = tool_output_text(result.messages)
     return CaseResult(
         name=case.name,
@@ -205,7 +253,8 @@ def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig |
         latency_ms=elapsed,
         fidelity=check_fidelity(case.targets, output, decoded=_decoded_tables(output)),
         baseline_tokens=_baseline_tokens(case, counter),
-        count_ms=count_ms,
+        count_ms=_report_count_ms(model, messages, result.messages),
+        tokenize_ms=tokenizer.ms,
         ccr=ccr_status(result.ccr_keys, case.content, cfg),
         transforms=tuple(result.transforms_applied),
         error=None if not result.errors else f"{result.errors} internal error(s), failed open: " + "; ".join(logged),
