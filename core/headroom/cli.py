@@ -184,9 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``headroom`` command; returns the exit status."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
+    func: Any = getattr(args, "func", None)
     if func is None and args.command == "bench":
-        from headroom.cli_bench import run_bench as func
+        from headroom.cli_bench import run_bench
+
+        func = run_bench
     try:
         return int(func(args) or 0)
     except HeadroomError as exc:

@@ -154,7 +154,8 @@ class CacheAlignerConfig(_Model):
     enabled: bool = Field(False, description="Off by default: prefix-stability gains are marginal in most setups.")
     use_dynamic_detector: bool = Field(True, description="Full dynamic-content detector instead of the date regexes.")
     detection_tiers: list[Literal["regex", "ner", "semantic"]] = Field(
-        default_factory=lambda: ["regex"], description="Detection tiers; regex is built in."
+        default_factory=lambda: ["regex"],  # type: ignore[arg-type]
+        description="Detection tiers; regex is built in.",
     )
     extra_dynamic_labels: list[str] = Field(default_factory=list, description="KEY names whose VALUE is dynamic.")
     entropy_threshold: float = Field(0.7, ge=0, le=1, description="Normalised entropy above which a token is random.")

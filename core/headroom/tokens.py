@@ -185,7 +185,7 @@ class TokenCounter:
         return n if self._scale == 1.0 else math.ceil(n * self._scale)
 
     def _encode_len(self, text: str) -> int:
-        if not text:
+        if not text or self._enc is None:
             return 0
         try:
             return len(self._enc.encode_ordinary(text))

@@ -233,8 +233,8 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
             mark(i, "query_id")
         ids = [x.lower() for x in query_identifiers(query)]
         lowered = [d.lower() for d in docs] if ids else []
-        for x in ids:
-            hits = [i for i, d in enumerate(lowered) if x in d]
+        for ident in ids:
+            hits = [i for i, d in enumerate(lowered) if ident in d]
             # An identifier found in every item is not selective (a repo name in every URL).
             if 0 < len(hits) <= max(3, n // 4):
                 for i in hits:
