@@ -125,6 +125,11 @@ class BM25:
         self._lens = [max(len(d) / 5.0, 1.0) for d in self._docs]
         self._avg = (sum(self._lens) / len(self._lens)) if self._lens else 1.0
 
+    @property
+    def lowered_documents(self) -> list[str]:
+        """The documents, lower-cased (shared with callers that match identifiers)."""
+        return self._docs
+
     def scores(self, query: str) -> list[float]:
         """One score per document (0 when nothing of the query occurs)."""
         terms = query_terms(query)

@@ -231,15 +231,16 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
     if query.strip():
         for i in _exact_value_matches(items, query):
             mark(i, "query_id")
+        bm25 = BM25(docs)
         ids = [x.lower() for x in query_identifiers(query)]
-        lowered = [d.lower() for d in docs] if ids else []
+        lowered = bm25.lowered_documents
         for ident in ids:
             hits = [i for i, d in enumerate(lowered) if ident in d]
             # An identifier found in every item is not selective (a repo name in every URL).
             if 0 < len(hits) <= max(3, n // 4):
                 for i in hits:
                     mark(i, "query_id")
-        scores = BM25(docs).scores(query)
+        scores = bm25.scores(query)
         best = max(scores) if scores else 0.0
         if best > 0:
             ordered = sorted(scores)

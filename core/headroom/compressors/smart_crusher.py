@@ -29,6 +29,7 @@ from headroom.compressors.base import Compressed, CompressionContext, PassThroug
 from headroom.compressors.json_analysis import analyse_array, item_signature, jaccard
 from headroom.compressors.json_lossless import encode_tables, is_uniform, minified
 from headroom.config import SmartCrusherConfig
+from headroom.relevance import query_identifiers, query_terms
 
 __all__ = ["MARKER_KEY", "SmartCrusher", "adaptive_k"]
 
@@ -93,7 +94,7 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 
 def _fill_by_diversity(
-    n: int, chosen: set[int], slots: int, items: list[Any], docs: list[str], threshold: float
+    n: int, chosen: set[int], slots: int, items: list[Any], threshold: float
 ) -> list[int]:
     """Up to ``slots`` more items, each the least similar to what is already kept."""
     if slots <= 0:
@@ -101,16 +102,14 @@ def _fill_by_diversity(
     step = max(1, n // _FILL_SAMPLE)
     candidates = [i for i in range(0, n, step) if i not in chosen]
     sigs = {i: item_signature(items[i]) for i in list(chosen) + candidates}
-    seen_docs = {docs[i] for i in chosen}
     picked: list[int] = []
     best_sim = {i: max((jaccard(sigs[i], sigs[j]) for j in chosen), default=0.0) for i in candidates}
     while len(picked) < slots and candidates:
         i = min(candidates, key=lambda c: (best_sim[c], c))
         candidates.remove(i)
-        if best_sim[i] >= threshold or docs[i] in seen_docs:
+        if best_sim[i] >= threshold:
             continue  # a near-duplicate of a kept item says nothing new
         picked.append(i)
-        seen_docs.add(docs[i])
         for c in candidates:
             s = jaccard(sigs[c], sigs[i])
             if s > best_sim[c]:
@@ -256,7 +255,9 @@ class SmartCrusher:
         k = adaptive_k(n, cfg, boost)
         if n <= k:
             return items, None
-        docs = [minified(it) for it in items]
+        # Serialised items are only needed to match the question against them.
+        needs_text = bool(query_terms(ctx.query) or query_identifiers(ctx.query))
+        docs = [minified(it) for it in items] if needs_text else []
         analysis = analyse_array(items, docs, ctx.query, cfg)
         reasons: dict[str, int] = {}
         chosen: set[int] = set()
@@ -282,7 +283,7 @@ class SmartCrusher:
                 statistical += 1
                 take(i, primary)
         slots = k - len(chosen)
-        for i in _fill_by_diversity(n, chosen, slots, items, docs, cfg.similarity_threshold):
+        for i in _fill_by_diversity(n, chosen, slots, items, cfg.similarity_threshold):
             take(i, "diverse")
         if len(chosen) >= n:
             return items, None
