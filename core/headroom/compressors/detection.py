@@ -72,7 +72,10 @@ _CODE_CUE = re.compile(
     r"|[;{]\s*$"
 )
 _CODE_NUMBERING = re.compile(r"^\s*\d+(?:\t|→|\|| {2})")
-_HTML_TAG = re.compile(r"<(?:!doctype|html|head|body|div|span|p|a|script|style|meta|link|table|tr|td|ul|li|h[1-6]|img|br|form|input)\b", re.I)
+_HTML_TAG = re.compile(
+    r"<(?:!doctype|html|head|body|div|span|p|a|script|style|meta|link|table|tr|td|ul|li|h[1-6]|img|br|form|input)\b",
+    re.I,
+)
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _SENTENCE_END = re.compile(r"[.!?:;\"')]\s*$")
 
@@ -90,7 +93,7 @@ def _sample(text: str) -> str:
     head = head[:cut] if cut > _HEAD // 2 else head
     tail = text[-_TAIL:]
     cut = tail.find("\n")
-    tail = tail[cut + 1:] if 0 <= cut < _TAIL // 2 else tail
+    tail = tail[cut + 1 :] if 0 <= cut < _TAIL // 2 else tail
     return head + "\n" + tail
 
 
@@ -129,8 +132,8 @@ def _repeated_shapes(lines: list[str]) -> float:
 def detect_content_type(text: str) -> ContentType:
     """The kind of ``text``; UNKNOWN when no detector is confident (the router then passes it through).
 
-        >>> detect_content_type("diff --git a/x b/x\\n--- a/x\\n+++ b/x\\n@@ -1 +1 @@\\n-a\\n+b\\n").value
-        'diff'
+    >>> detect_content_type("diff --git a/x b/x\\n--- a/x\\n+++ b/x\\n@@ -1 +1 @@\\n-a\\n+b\\n").value
+    'diff'
     """
     stripped = text.strip()
     if not stripped:
@@ -169,7 +172,11 @@ def detect_content_type(text: str) -> ContentType:
             return ContentType.CODE
         if max(stamped, levelled) >= 0.3 and _repeated_shapes(lines) >= 0.5:
             return ContentType.LOG
-        if _repeated_shapes(lines) >= 0.8 and len(lines) >= 20 and sum(c.isdigit() for c in sample) > len(sample) * 0.05:
+        if (
+            _repeated_shapes(lines) >= 0.8
+            and len(lines) >= 20
+            and sum(c.isdigit() for c in sample) > len(sample) * 0.05
+        ):
             return ContentType.LOG
         words = len(_WORD.findall(sample))
         letters = sum(1 for c in sample if c.isalpha())

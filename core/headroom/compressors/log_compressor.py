@@ -30,6 +30,7 @@ from headroom.compressors.log_templates import (
     distinct_values,
     mask_text,
     merge_shapes,
+    shape_key,
     shapes_of,
 )
 from headroom.content_config import LogCompressorConfig
@@ -103,11 +104,11 @@ def _annotation(template: Template, lines: Sequence[str], shown: int, cfg: LogCo
     t0, t1 = _timestamp(lines[first]), _timestamp(lines[last])
     if t0 or t1:
         parts.append(f"{t0} … {t1}" if t0 != t1 else t0)
-    values, scanned = distinct_values(template, lines, cfg.max_distinct_values)
-    if values:  # times are already given as first … last; their pieces are no "values"
-        stamp = _TIMESTAMP.search(lines[first], 0, 80)
-        in_stamp = len(lines[first][: stamp.end()].split()) if stamp else 0
-        values = [(p, vals) for p, vals in values if p >= in_stamp and not _TIMESTAMP.search(vals[0])]
+    # Times are already given as first … last: their pieces are no "values".
+    stamp = _TIMESTAMP.search(lines[first], 0, 80)
+    in_stamp = len(lines[first][: stamp.end()].split()) if stamp else 0
+    values, scanned = distinct_values(template, lines, cfg.max_distinct_values, first_position=in_stamp)
+    values = [(p, vals) for p, vals in values if not _TIMESTAMP.search(vals[0])]
     if values:
         shown_values = "; ".join(
             "|".join(v if len(v) <= _MAX_VALUE_CHARS else v[: _MAX_VALUE_CHARS - 1] + "…" for v in vals)
@@ -193,9 +194,7 @@ class LogCompressor:
         shapes = shapes_of(masked)
         important_keys = self._important_keys(shapes, rx)
         low_lines: list[str] | None = None
-        hidden = len(rx.findall(low)) != sum(
-            len(rx.findall(k.lower())) * len(s.members) for k, s in shapes.items()
-        )
+        hidden = len(rx.findall(low)) != sum(len(rx.findall(k.lower())) * len(s.members) for k, s in shapes.items())
         important_lines: set[int] = set()
         if hidden:  # a keyword inside a digit-bearing token: decide line by line
             low_lines = low.splitlines()
@@ -206,7 +205,7 @@ class LogCompressor:
         record_groups: dict[str, list[tuple[int, int]]] = {}
         for start, end in _records(lines):
             body = "\n".join(lines[start:end])
-            head_important = masked[start] in important_keys or start in important_lines
+            head_important = shape_key(masked[start]) in important_keys or start in important_lines
             if head_important or _TRACE_CUE.search(body) or rx.search(body.lower()):
                 record_groups.setdefault("\n".join(masked[start:end]), []).append((start, end))
                 in_record.update(range(start, end))

@@ -3,8 +3,8 @@
 Two passes, both proportional to the input:
 
 1. **Shapes.** One regex pass over the whole text replaces every whitespace-delimited token
-   that contains a digit (numbers, ids, IPs, hex addresses, timestamps, paths with numbers)
-   by ``#``. Lines whose masked text is equal have the same *shape*; they differ only in
+   that contains a digit (numbers, ids, IPs, hex addresses, timestamps, paths with numbers) or
+   is a run of 8+ hex characters by ``#`` (the usual pre-processing of template miners). Lines whose masked text is equal have the same *shape*; they differ only in
    numbers, ids and addresses. Grouping is a dictionary lookup per line.
 2. **Templates.** Shapes (far fewer than lines) are clustered the way Drain does it: by
    token count and leading constant tokens into leaves, then joined to the most similar
@@ -20,23 +20,37 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["VAR", "WILDCARD", "LineShape", "Template", "distinct_values", "mask_text", "merge_shapes", "shapes_of"]
+__all__ = [
+    "VAR",
+    "WILDCARD",
+    "LineShape",
+    "Template",
+    "distinct_values",
+    "mask_text",
+    "merge_shapes",
+    "shape_key",
+    "shapes_of",
+]
 
 VAR = "#"
 WILDCARD = "<*>"
 
-# A token (maximal run of non-space) that contains a digit. Starting only at token starts and
-# using classes that cannot overlap keeps the pass linear even on a 10 MB line.
+# A token (maximal run of non-space) that contains a digit, or is a run of 8+ hex characters
+# (hashes, addresses). Starting only at token starts and using classes that cannot overlap
+# keeps the pass linear even on a 10 MB line.
 try:  # possessive quantifiers (Python 3.11+) spare the engine useless backtracking
-    _MASK = re.compile(r"(?<!\S)[^\s\d]*+\d\S*+")
+    _MASK = re.compile(r"(?<!\S)(?:[^\s\d]*+\d\S*+|(?:0x)?[0-9a-fA-F]{8,}+[,;:.)]?(?!\S))")
 except re.error:
-    _MASK = re.compile(r"(?<!\S)[^\s\d]*\d\S*")
+    _MASK = re.compile(r"(?<!\S)(?:[^\s\d]*\d\S*|(?:0x)?[0-9a-fA-F]{8,}[,;:.)]?(?!\S))")
 _MAX_CANDIDATES = 24
 """Templates of a leaf a new shape is compared with (bounds the worst case on unique lines)."""
 
 
 def mask_text(text: str) -> str:
-    """``text`` with every digit-bearing token replaced by ``#`` (line breaks untouched)."""
+    """``text`` with every digit-bearing or long hex token replaced by ``#``.
+
+    Line breaks are untouched, so line ``i`` of the result is the masked line ``i`` of ``text``.
+    """
     return _MASK.sub(VAR, text)
 
 
@@ -79,8 +93,15 @@ class Template:
         return sorted(i for s in self.shapes for i in s.members)
 
 
+def shape_key(masked_line: str) -> str:
+    """The shape of one masked line: whitespace runs as one space, no leading or trailing space."""
+    if "  " in masked_line or "\t" in masked_line or masked_line[:1].isspace() or masked_line[-1:].isspace():
+        return " ".join(masked_line.split())
+    return masked_line
+
+
 def shapes_of(masked_lines: Iterable[str]) -> dict[str, LineShape]:
-    """Shapes by masked text, in order of first occurrence."""
+    """Shapes by masked text with whitespace runs as one space, in order of first occurrence."""
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(masked_lines):
         members = groups.get(key)
@@ -88,7 +109,15 @@ def shapes_of(masked_lines: Iterable[str]) -> dict[str, LineShape]:
             groups[key] = [i]
         else:
             members.append(i)
-    return {key: LineShape(key, members) for key, members in groups.items()}
+    shapes: dict[str, LineShape] = {}
+    for key, members in groups.items():  # per distinct line, not per line: cheap
+        norm = shape_key(key)
+        shape = shapes.get(norm)
+        if shape is None:
+            shapes[norm] = LineShape(norm, members)
+        else:
+            shape.members = sorted(shape.members + members)
+    return shapes
 
 
 def _leaf(tokens: Sequence[str]) -> tuple[int, str, str]:
@@ -138,15 +167,16 @@ def merge_shapes(shapes: Iterable[LineShape], similarity: float) -> list[Templat
 
 
 def distinct_values(
-    template: Template, lines: Sequence[str], limit: int, scan_cap: int = 20_000
+    template: Template, lines: Sequence[str], limit: int, *, first_position: int = 0, scan_cap: int = 20_000
 ) -> tuple[list[tuple[int, list[str]]], int]:
     """Variable positions of ``template`` with at most ``limit`` distinct values, and the lines scanned.
 
     Returns ``([(token position, values in order of first occurrence)], scanned)``; positions
-    whose values exceed ``limit`` (timestamps, request ids) are left out. At most ``scan_cap``
-    member lines are read, so a template of a million lines costs a bounded amount.
+    whose values exceed ``limit`` (timestamps, request ids) and positions before
+    ``first_position`` are left out. At most ``scan_cap`` member lines are read, so a template
+    of a million lines costs a bounded amount.
     """
-    positions = [i for i, t in enumerate(template.tokens) if t in (VAR, WILDCARD)]
+    positions = [i for i, t in enumerate(template.tokens) if t in (VAR, WILDCARD) and i >= first_position]
     if not positions or limit <= 0:
         return [], 0
     seen: dict[int, dict[str, None]] = {p: {} for p in positions}
@@ -157,8 +187,9 @@ def distinct_values(
         if scanned >= scan_cap or not alive:
             break
         scanned += 1
-        tokens = lines[index].split()
-        if len(tokens) != n:
+        last = max(alive)
+        tokens = lines[index].split(None, last + 1) if last + 1 < n else lines[index].split()
+        if len(tokens) <= last or (last + 1 >= n and len(tokens) != n):
             continue
         for p in list(alive):
             values = seen[p]
