@@ -138,8 +138,11 @@ class BM25:
             return [0.0] * n
         out = [0.0] * n
         for term in terms:
+            present = [term in d for d in self._docs]
+            if not any(present) or (n > 1 and all(present)):
+                continue  # absent, or in every document: it cannot tell documents apart
             pattern = re.compile(r"(?<![a-z0-9_])" + re.escape(term) + r"(?![a-z0-9_])")
-            tfs = [len(pattern.findall(d)) if term in d else 0 for d in self._docs]
+            tfs = [len(pattern.findall(d)) if p else 0 for d, p in zip(self._docs, present)]
             df = sum(1 for f in tfs if f)
             if not df:
                 continue
