@@ -28,7 +28,11 @@ example of every shape of error/fatal/severe/exception line, and of alert lines 
 labelled logs such as BGL (logs). "ccr ok" means the CCR key restores the original exactly.
 
 By default the bundled samples are used; --corpus ../shared/corpus runs the full set.
-The CCR store is a temporary SQLite file (your own store is not touched)."""
+The CCR store is a temporary SQLite file (your own store is not touched). --strict exits
+with status 1 when a target is lost, a file errors or a benchmark goal is unmet.
+
+--session runs the multi-turn agent session benchmark instead (per-turn tokens and
+compression time of a 20-turn agent loop over the full corpus)."""
 
 
 def add_bench_parser(subparsers: Any) -> None:
@@ -58,7 +62,7 @@ def add_bench_parser(subparsers: Any) -> None:
         help="exit with status 1 when a target is lost, a file errors, or a benchmark goal is unmet",
     )
     p.add_argument(
-        "--session", action="store_true", help="also run the multi-turn agent session benchmark over the corpus"
+        "--session", action="store_true", help="run the multi-turn agent session benchmark instead (needs the full corpus)"
     )
     p.add_argument("--turns", type=int, default=20, help="turns of the session benchmark (default: 20)")
     p.set_defaults(func=run_bench)
@@ -76,6 +80,20 @@ def _run_session(corpus: Path, turns: int, as_json: bool) -> Any:
     return report.format_table() if hasattr(report, "format_table") else str(report)
 
 
+def _session_main(directory: Path, args: argparse.Namespace) -> int:
+    try:
+        session = _run_session(directory, args.turns, args.json)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        print(
+            f"headroom bench: the session benchmark could not run on {directory} ({type(exc).__name__}: {exc}); "
+            "it needs the full corpus: --corpus ../shared/corpus",
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps({"corpus": str(directory), "session": session}, indent=2) if args.json else session)
+    return 0
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args``; return the process exit status."""
     from headroom.benchmark import ProgressBar, format_cases, format_summary, load_cases, run_bench, summarize, to_json
@@ -87,6 +105,8 @@ def run_bench(args: argparse.Namespace) -> int:
         hint = "" if args.corpus else " (the bundled samples are missing from this installation)"
         print(f"headroom bench: no such directory: {directory}{hint}", file=sys.stderr)
         return 2
+    if args.session:
+        return _session_main(directory, args)
     kinds = {"json": ("json",), "logs": ("log",), None: ("json", "log")}[args.only]
     cases, skipped = load_cases(directory, kinds=kinds)
     for line in skipped:
@@ -99,20 +119,11 @@ def run_bench(args: argparse.Namespace) -> int:
         config = HeadroomConfig(workspace_dir=workspace, stateless=False)
         results = run_bench(cases, model=args.model, config=config, on_case=progress)
         summaries = summarize(results)
-        session, session_error = None, None
-        if args.session:
-            try:
-                session = _run_session(directory, args.turns, args.json)
-            except (OSError, ValueError, KeyError, IndexError) as exc:
-                session_error = f"{type(exc).__name__}: {exc}"
         from headroom.ccr.store import get_store
 
         get_store(config).close()  # release the temporary SQLite file before it is deleted
     if args.json:
-        payload = to_json(results, extra={"corpus": str(directory), "model": args.model})
-        if session is not None:
-            payload["session"] = session
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(to_json(results, extra={"corpus": str(directory), "model": args.model}), indent=2))
     else:
         if not args.summary_only:
             print(format_cases(results, markdown=args.markdown))
@@ -122,16 +133,6 @@ def run_bench(args: argparse.Namespace) -> int:
         for r in results:
             if r.error:
                 print(f"! {r.name}: {r.error}", file=sys.stderr)
-        if session is not None:
-            print()
-            print(session)
-    if session_error is not None:
-        print(
-            f"headroom bench: the session benchmark could not run on {directory} ({session_error}); "
-            "it needs the full corpus: --corpus ../shared/corpus",
-            file=sys.stderr,
-        )
-        return 1
     lost = any(not r.fidelity.complete for r in results)
     failed = any(r.error for r in results) or any(s.unmet() for s in summaries)
     return 1 if args.strict and (lost or failed) else 0
