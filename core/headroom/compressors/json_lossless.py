@@ -38,18 +38,41 @@ def is_uniform(items: Any) -> bool:
     return isinstance(items, list) and _uniform_columns(items) is not None
 
 
-def encode_tables(value: Any, depth: int = 0) -> Any:
-    """``value`` with every array of uniform objects replaced by its table form."""
+def encode_tables(value: Any, paths: list[tuple[Any, ...]] | None = None) -> Any:
+    """``value`` with arrays of uniform objects replaced by their table form.
+
+    With ``paths``, only the arrays at those paths (root or envelope arrays) are considered, which
+    keeps the cost proportional to the number of items rather than to every nested value.
+    """
+    if paths is None:
+        return _encode_all(value, 0)
+    for path in sorted(paths, key=len, reverse=True):
+        if not path:
+            return _table(value) if is_uniform(value) else value
+        parent = value
+        for step in path[:-1]:
+            parent = parent[step]
+        if is_uniform(parent[path[-1]]):
+            parent[path[-1]] = _table(parent[path[-1]])
+    return value
+
+
+def _table(items: list[dict[str, Any]]) -> dict[str, Any]:
+    columns = list(items[0].keys())
+    return {TABLE_KEY: {"columns": columns, "rows": [[it[c] for c in columns] for it in items]}}
+
+
+def _encode_all(value: Any, depth: int) -> Any:
     if depth > 64:
         return value
     if isinstance(value, list):
-        columns = _uniform_columns(value)
-        if columns is not None:
-            rows = [[encode_tables(it[c], depth + 1) for c in columns] for it in value]
+        if is_uniform(value):
+            columns = list(value[0].keys())
+            rows = [[_encode_all(it[c], depth + 1) for c in columns] for it in value]
             return {TABLE_KEY: {"columns": columns, "rows": rows}}
-        return [encode_tables(v, depth + 1) for v in value]
+        return [_encode_all(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: encode_tables(v, depth + 1) for k, v in value.items()}
+        return {k: _encode_all(v, depth + 1) for k, v in value.items()}
     return value
 
 

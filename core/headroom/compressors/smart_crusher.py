@@ -74,11 +74,6 @@ def _find_arrays(data: Any, min_items: int) -> list[tuple[Any, ...]]:
     return sorted(found, key=lambda p: [str(x) for x in p])
 
 
-def _has_uniform_array(data: Any) -> bool:
-    """True when the root or an array found by :func:`_find_arrays` holds uniform objects."""
-    return any(is_uniform(_get(data, p)) for p in _find_arrays(data, 3))
-
-
 def _get(data: Any, path: tuple[Any, ...]) -> Any:
     for step in path:
         data = data[step]
@@ -189,9 +184,11 @@ class SmartCrusher:
     @staticmethod
     def _lossless(data: Any, text: str) -> tuple[str, str]:
         plain = minified(data)
-        if not _has_uniform_array(data):
+        paths = [p for p in _find_arrays(data, 3) if is_uniform(_get(data, p))]
+        if not paths:
             return plain, "minified"
-        table = minified(encode_tables(data))
+        # encode_tables rewrites in place: work on a parsed copy, never on ``data``.
+        table = minified(encode_tables(json.loads(plain), paths))
         return (table, "table") if len(table) < len(plain) * 0.97 else (plain, "minified")
 
     def _crush(
