@@ -134,7 +134,7 @@ def compress_documents(
     deduplicate: bool = True,
     duplicate_threshold: float = 0.9,
     relevance_weight: float = 0.5,
-    min_trim_tokens: int = 64,
+    min_trim_tokens: int = 128,
 ) -> DocumentsResult:
     """Compress, de-duplicate and fit ``texts`` to ``token_budget`` (see the module docs).
 

@@ -329,8 +329,8 @@ def _trim(text: str, max_tokens: int, *, query: str, counter: TokenCounter, key:
     parsed = _json_units(text)
     if parsed is not None:
         fitted = _trim_json(parsed, max_tokens, query=query, counter=counter, key=key)
-        if fitted is not None:
-            return fitted, "trim:json_items"
+        # Fragments of JSON cut at arbitrary characters tell a model little: no item fits, no trim.
+        return (fitted, "trim:json_items") if fitted is not None else None
     units = _text_units(text)
     unit_name = "lines" if len(text.splitlines()) >= _MIN_UNITS else "parts"
     marker = _marker(len(units), len(units), unit_name, max_tokens, key)

@@ -71,7 +71,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         description="How much query relevance (BM25 and exact identifiers) counts against the retriever's score.",
     )
     min_trim_tokens: int = Field(
-        default=64, ge=1, description="A node that only partly fits the budget is trimmed if this much room is left."
+        default=128, ge=1, description="A node that only partly fits the budget is trimmed if this much room is left."
     )
     add_omission_note: bool = Field(
         default=True, description="Append a note node naming the nodes left out for the budget and their CCR keys."
