@@ -3,7 +3,7 @@
 Tiers, as in the configuration reference:
 
 - ``regex`` (built in, microseconds): dates, times, Unix timestamps, UUIDs, request/trace ids,
-  JWTs, hex and base64 tokens, values of ``KEY: value`` lines whose key names something
+  long numeric ids (9+ digits), JWTs, hex and base64 tokens, values of ``KEY: value`` lines whose key names something
   dynamic (built-in names plus ``extra_dynamic_labels``), and high-entropy strings.
 - ``ner`` (optional): DATE and TIME entities from spaCy's ``en_core_web_sm`` when both are
   installed locally.
@@ -52,7 +52,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "time",
         re.compile(
-            r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:\s?[AaPp]\.?[Mm]\.?)?(?:\s?(?:UTC|GMT|Z|[A-Z]{2}T))?(?![\d:])"
+            r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:\s?(?:[AaPp]\.[Mm]\.|[AaPp][Mm]\b))?(?:\s?(?:UTC|GMT|Z|[A-Z]{2}T))?(?![\d:])"
         ),
     ),
     ("unix_timestamp", re.compile(r"\b1[5-9]\d{8}(?:\d{3})?\b")),
@@ -64,7 +64,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("hex", re.compile(r"\b(?:0x)?[0-9a-fA-F]{16,}\b")),
-    ("base64", re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_-])")),
+    ("numeric_id", re.compile(r"(?<![\d.,])\d{9,}(?![\d.,]\d)")),
+    ("base64", re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_-])")),
 ]
 
 _BUILTIN_LABELS = (
@@ -87,7 +88,7 @@ _BUILTIN_LABELS = (
     "nonce",
 )
 
-_ENTROPY_TOKEN = re.compile(r"(?<![A-Za-z0-9_+=-])[A-Za-z0-9_+=-]{16,}(?![A-Za-z0-9_+=-])")
+_ENTROPY_TOKEN = re.compile(r"(?<![A-Za-z0-9_+-])[A-Za-z0-9_+-]{16,}={0,2}(?![A-Za-z0-9_+=-])")
 
 
 @dataclass(frozen=True)
