@@ -93,9 +93,7 @@ def _is_error_value(key: str, value: Any) -> bool:
             return True
         if k == "status_code" or (k == "status" and isinstance(value, int)):
             return isinstance(value, int) and value >= 400
-    if isinstance(value, str) and value[:12].lower().startswith(("error", "exception", "traceback", "fatal")):
-        return True
-    return False
+    return isinstance(value, str) and value[:12].lower().startswith(("error", "exception", "traceback", "fatal"))
 
 
 _TEXT_KEYS = frozenset({"message", "msg", "detail", "details", "description", "output", "reason", "summary", "text"})
