@@ -180,6 +180,8 @@ def compress_tool_output(
     """
     cfg = resolve_config(config, overrides)
     chosen = effective_mode(mode, overrides, cfg)
+    if cfg.skips_tool(tool_name):  # compress_text does not consult the tool's profile for this
+        return content, None
     try:
         result = compress_text(content, query=query or "", model=model, config=cfg, tool_name=tool_name)
     except Exception:  # fail open
