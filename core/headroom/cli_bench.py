@@ -52,6 +52,13 @@ def add_bench_parser(subparsers: Any) -> None:
     )
     p.add_argument("--only", choices=("json", "logs"), default=None, help="benchmark only JSON files or only logs")
     p.add_argument("--model", default="gpt-4o", help="model whose tokenizer counts tokens (default: gpt-4o)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="compress each file N times, each cold, and report the fastest run (default: 1)",
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--summary-only", action="store_true", help="print only the summary table")
@@ -62,7 +69,9 @@ def add_bench_parser(subparsers: Any) -> None:
         help="exit with status 1 when a target is lost, a file errors, or a benchmark goal is unmet",
     )
     p.add_argument(
-        "--session", action="store_true", help="run the multi-turn agent session benchmark instead (needs the full corpus)"
+        "--session",
+        action="store_true",
+        help="run the multi-turn agent session benchmark instead (needs the full corpus)",
     )
     p.add_argument("--turns", type=int, default=20, help="turns of the session benchmark (default: 20)")
     p.set_defaults(func=run_bench)
@@ -117,13 +126,17 @@ def run_bench(args: argparse.Namespace) -> int:
     progress = ProgressBar(enabled=False if args.no_progress or args.json else None)
     with tempfile.TemporaryDirectory(prefix="headroom-bench-") as workspace:
         config = HeadroomConfig(workspace_dir=workspace, stateless=False)
-        results = run_bench(cases, model=args.model, config=config, on_case=progress)
+        results = run_bench(cases, model=args.model, config=config, on_case=progress, repeat=args.repeat)
         summaries = summarize(results)
         from headroom.ccr.store import get_store
 
         get_store(config).close()  # release the temporary SQLite file before it is deleted
     if args.json:
-        print(json.dumps(to_json(results, extra={"corpus": str(directory), "model": args.model}), indent=2))
+        print(
+            json.dumps(
+                to_json(results, extra={"corpus": str(directory), "model": args.model, "repeat": args.repeat}), indent=2
+            )
+        )
     else:
         if not args.summary_only:
             print(format_cases(results, markdown=args.markdown))

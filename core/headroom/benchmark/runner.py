@@ -8,8 +8,9 @@ was spent in the tokenizer at all, whether every target survived, and whether th
 original. Records re-encoded losslessly in the core's column-table form (``_headroom_table``)
 are expanded back to objects before the fidelity check: every value is still in the prompt.
 
-Each file is compressed cold: the router's result cache is cleared and garbage collected
-first, so a repeated file is not measured as a cache hit nor charged for its predecessor.
+Each file is compressed cold: the router's result cache and the token-count cache are emptied
+and garbage collected first, so a repeated file is not measured as a cache hit nor charged for
+its predecessor.
 """
 
 from __future__ import annotations
@@ -212,36 +213,58 @@ def _report_count_ms(model: str, before: list[dict[str, Any]], after: list[dict[
     return (time.perf_counter() - started) * 1000
 
 
-def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig | None = None) -> CaseResult:
-    """Compress one case cold with ``headroom.compress`` and measure it (never raises for content)."""
+def _forget_counts(counter: TokenCounter) -> None:
+    """Empty the shared counter's content-hash cache, so a repeated run tokenizes again."""
+    cache = getattr(counter, "_cache", None)
+    if cache is not None and hasattr(cache, "clear"):
+        cache.clear()
+
+
+def run_case(
+    case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig | None = None, repeat: int = 1
+) -> CaseResult:
+    """Compress one case cold with ``headroom.compress`` and measure it (never raises for content).
+
+    With ``repeat > 1`` the case is compressed that many times, each run cold (result cache and
+    token-count cache emptied), and the fastest run's timings are reported, as ``timeit``
+    advises: slower runs measure other processes competing for the core, not Headroom.
+    """
     from headroom.compress import compress
     from headroom.compressors.router import result_cache
 
     cfg = config or HeadroomConfig()
     counter = get_counter(model)
     messages = case.messages()
-    result_cache.clear()
-    gc.collect()  # garbage of the previous file is not charged to this one
-    with _captured_warnings() as logged, _TokenizerTimer(counter) as tokenizer:
-        started = time.perf_counter()
-        try:
-            result = compress(messages, model=model, config=cfg)
-        except Exception as exc:  # the benchmark reports a crash instead of stopping
+    best: tuple[float, float | None] | None = None
+    result = None
+    logged: list[str]
+    for _ in range(max(1, repeat)):
+        result_cache.clear()
+        _forget_counts(counter)
+        gc.collect()  # garbage of the previous run is not charged to this one
+        with _captured_warnings() as logged, _TokenizerTimer(counter) as tokenizer:
+            started = time.perf_counter()
+            try:
+                result = compress(messages, model=model, config=cfg)
+            except Exception as exc:  # the benchmark reports a crash instead of stopping
+                elapsed = (time.perf_counter() - started) * 1000
+                before = counter.count_messages(messages)
+                return CaseResult(
+                    case.name,
+                    case.kind,
+                    OURS,
+                    case.size_bytes,
+                    before,
+                    before,
+                    elapsed,
+                    check_fidelity(case.targets, case.content),
+                    _baseline_tokens(case, counter),
+                    error=f"compress raised {type(exc).__name__}: {exc}",
+                )
             elapsed = (time.perf_counter() - started) * 1000
-            before = counter.count_messages(messages)
-            return CaseResult(
-                case.name,
-                case.kind,
-                OURS,
-                case.size_bytes,
-                before,
-                before,
-                elapsed,
-                check_fidelity(case.targets, case.content),
-                _baseline_tokens(case, counter),
-                error=f"compress raised {type(exc).__name__}: {exc}",
-            )
-        elapsed = (time.perf_counter() - started) * 1000
+        if best is None or elapsed < best[0]:
+            best = (elapsed, tokenizer.ms)
+    assert result is not None and best is not None
     output = tool_output_text(result.messages)
     return CaseResult(
         name=case.name,
@@ -250,11 +273,11 @@ def run_case(case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig |
         size_bytes=case.size_bytes,
         tokens_before=result.tokens_before,
         tokens_after=result.tokens_after,
-        latency_ms=elapsed,
+        latency_ms=best[0],
         fidelity=check_fidelity(case.targets, output, decoded=_decoded_tables(output)),
         baseline_tokens=_baseline_tokens(case, counter),
         count_ms=_report_count_ms(model, messages, result.messages),
-        tokenize_ms=tokenizer.ms,
+        tokenize_ms=best[1],
         ccr=ccr_status(result.ccr_keys, case.content, cfg),
         transforms=tuple(result.transforms_applied),
         error=None if not result.errors else f"{result.errors} internal error(s), failed open: " + "; ".join(logged),
@@ -319,6 +342,7 @@ def run_bench(
     model: str = "gpt-4o",
     config: HeadroomConfig | None = None,
     on_case: Callable[[int, int, str], None] | None = None,
+    repeat: int = 1,
 ) -> list[CaseResult]:
     """Run :func:`run_case` over ``cases`` in order; ``on_case(done, total, name)`` reports progress."""
     cfg = config or HeadroomConfig()
@@ -328,7 +352,7 @@ def run_bench(
     for i, case in enumerate(cases):
         if on_case is not None:
             on_case(i, len(cases), case.name)
-        results.append(run_case(case, model=model, config=cfg))
+        results.append(run_case(case, model=model, config=cfg, repeat=repeat))
     if on_case is not None:
         on_case(len(cases), len(cases), "")
     return results
