@@ -68,8 +68,9 @@ _CODE_CUE = re.compile(
     r"package |public |private |protected |static |final |void |int |char |bool |"
     r"func |fn |impl\b|struct |enum |trait |pub |mod |use |match |let mut |"
     r"interface |type \w+ |switch\b|case .*:|break;|continue;|throw |catch\b|new \w+\(|"
-    r"\}|\{$|\)\s*\{$|\);$|//|/\*|\*/|\* )"
+    r"\}|\{$|\)\s*\{$|\);$|//|/\*|\*/|\* |[\])]+,?$|[\w.\[\]]+ *(?::[^=]+)?= *\S)"
     r"|[;{]\s*$"
+    r"|^(?: {2,}|\t)\S.*(?:[,(\[{:]|\))$"
 )
 _CODE_NUMBERING = re.compile(r"^\s*\d+(?:\t|→|\|| {2})")
 _HTML_TAG = re.compile(
@@ -83,6 +84,11 @@ _SENTENCE_END = re.compile(r"[.!?:;\"')]\s*$")
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI colour and cursor escape sequences."""
     return _ANSI.sub("", text) if "\x1b" in text else text
+
+
+def letters_share(text: str) -> float:
+    """Share of letters among the characters of ``text`` (about 0.8 in English prose, 0.5 in code)."""
+    return sum(1 for c in text if c.isalpha()) / len(text) if text else 0.0
 
 
 def _sample(text: str) -> str:
@@ -168,6 +174,8 @@ def detect_content_type(text: str) -> ContentType:
             return ContentType.LOG
         if numbered >= 0.6 and search + numbered >= 0.9 and code < 0.5:
             return ContentType.SEARCH
+        if "```" in sample and letters_share(sample) > 0.45:
+            return ContentType.MIXED  # markdown: prose with fenced code
         if code >= 0.35:
             return ContentType.CODE
         if max(stamped, levelled) >= 0.3 and _repeated_shapes(lines) >= 0.5:
@@ -179,13 +187,12 @@ def detect_content_type(text: str) -> ContentType:
         ):
             return ContentType.LOG
         words = len(_WORD.findall(sample))
-        letters = sum(1 for c in sample if c.isalpha())
-        if letters > len(sample) * 0.55 and words > len(lines) * 3:
-            return ContentType.MIXED if code >= 0.12 or "```" in sample else ContentType.PROSE
+        if letters_share(sample) > 0.55 and words > len(lines) * 3:
+            return ContentType.MIXED if code >= 0.12 else ContentType.PROSE
         if code >= 0.2:
             return ContentType.MIXED
         return ContentType.UNKNOWN
     words = len(_WORD.findall(sample))
-    if words >= 8 and sum(1 for c in sample if c.isalpha()) > len(sample) * 0.55:
+    if words >= 8 and letters_share(sample) > 0.55:
         return ContentType.PROSE
     return ContentType.UNKNOWN
