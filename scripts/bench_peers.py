@@ -138,8 +138,10 @@ def _worker(in_path: str, out_path: str, engines: list[str]) -> None:
 
 
 def _peer_python(explicit: str | None) -> Path | None:
+    """The peer environment's Python: the one asked for, else the usual places (None if absent)."""
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
     candidates = [
-        explicit,
         os.environ.get("HEADROOM_PEER_PYTHON"),
         REPO / ".peer-venv" / "bin" / "python",
         "/work/peervenv/bin/python",
