@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from headroom import metrics
+from headroom.ccr.store import CCRStore
 from headroom.config import HeadroomConfig
 from headroom.errors import HeadroomError, InvalidArgumentError
 from headroom.relevance import BM25, query_identifiers
@@ -308,7 +309,7 @@ def _shingles(text: str) -> set[int]:
     return out or {zlib.crc32(" ".join(words).encode("utf-8", "surrogatepass"))}
 
 
-def _mark_duplicates(docs: list[_Doc], threshold: float, store: object, names: list[str], reasons: list[str]) -> int:
+def _mark_duplicates(docs: list[_Doc], threshold: float, store: CCRStore, names: list[str], reasons: list[str]) -> int:
     """Mark each near-duplicate of a more valuable document as ``duplicate`` (its original goes to CCR)."""
     ranked = sorted((d for d in docs if d.original is not None), key=lambda d: (-d.value, d.index))
     sigs = {d.index: _shingles(d.original or "") for d in ranked}
@@ -334,7 +335,7 @@ def _mark_duplicates(docs: list[_Doc], threshold: float, store: object, names: l
             exact[d.index] = digest
             continue
         try:
-            key = store.put(original, kind="document", meta={"id": names[d.index], "duplicate_of": names[twin.index]})  # type: ignore[attr-defined]
+            key = store.put(original, kind="document", meta={"id": names[d.index], "duplicate_of": names[twin.index]})
         except HeadroomError as exc:
             errors += 1
             metrics.increment("errors.documents.store")
@@ -362,7 +363,7 @@ def _fit_budget(
     model: str,
     counter: TokenCounter,
     cfg: HeadroomConfig,
-    store: object,
+    store: CCRStore,
     names: list[str],
     min_trim_tokens: int,
 ) -> tuple[str | None, int, int]:
@@ -399,7 +400,7 @@ def _fit_budget(
             try:
                 key = store.put(
                     d.original or "", kind="document", meta={"id": names[d.index], "reason": "token_budget"}
-                )  # type: ignore[attr-defined]
+                )
             except HeadroomError as exc:  # cannot make it retrievable: keep it, the budget is then missed
                 errors += 1
                 metrics.increment("errors.documents.store")

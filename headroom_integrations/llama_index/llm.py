@@ -211,4 +211,4 @@ def wrap_llm(
     if not isinstance(llm, LLM):
         raise TypeError(f"wrap_llm expects a llama_index.core.llms.LLM, got {type(llm).__name__}")
     cls = HeadroomFunctionCallingLLM if isinstance(llm, FunctionCallingLLM) else HeadroomLLM
-    return cls(llm, model=model, mode=mode, config=config)
+    return cls(llm=llm, model=model, mode=mode, config=config)

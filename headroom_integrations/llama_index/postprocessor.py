@@ -221,7 +221,7 @@ def _note_node(note: str, omitted: list[DocumentOutcome], nodes: list[NodeWithSc
         }
         for o in omitted
     ]
-    digest = hashlib.blake2b("|".join(d["ccr_key"] for d in listing).encode(), digest_size=8).hexdigest()
+    digest = hashlib.blake2b("|".join(o.ccr_keys[-1] for o in omitted).encode(), digest_size=8).hexdigest()
     node = TextNode(id_=f"headroom-omitted-{digest}", text=note, metadata={OMITTED: listing})
     _hide(node, (OMITTED,))
     return NodeWithScore(node=node, score=None)
