@@ -16,15 +16,14 @@ its predecessor.
 from __future__ import annotations
 
 import gc
-import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from headroom.benchmark.corpus import BenchCase
 from headroom.benchmark.fidelity import FidelityReport, check_fidelity
+from headroom.benchmark.timing import TokenizerTimer, captured_warnings, forget_counts, report_count_ms
 from headroom.config import HeadroomConfig
 from headroom.tokens import TokenCounter, get_counter
 
@@ -144,82 +143,6 @@ def ccr_status(keys: Sequence[str], original: str, config: HeadroomConfig) -> st
     return "missing"
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage().splitlines()[0] if record.getMessage() else record.levelname
-        if record.exc_info and record.exc_info[1] is not None:
-            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
-        if text not in self.messages:
-            self.messages.append(text)
-
-
-@contextmanager
-def _captured_warnings() -> Iterator[list[str]]:
-    """Collect what Headroom logs at WARNING or above (instead of printing tracebacks mid-table)."""
-    handler = _Collect()
-    logger = logging.getLogger("headroom")
-    logger.addHandler(handler)
-    try:
-        yield handler.messages
-    finally:
-        logger.removeHandler(handler)
-
-
-class _TokenizerTimer:
-    """Times every tokenizer call of the shared counter during one measured ``compress`` call.
-
-    The pipeline counts with the process-wide counter of the model; its tokenizing method is
-    wrapped on that instance for the duration of the call and restored afterwards.
-    """
-
-    def __init__(self, counter: TokenCounter) -> None:
-        self.counter = counter
-        self.seconds = 0.0
-        self.active = hasattr(counter, "_count_uncached")
-
-    def __enter__(self) -> _TokenizerTimer:
-        if self.active:
-            tokenize = self.counter._count_uncached
-
-            def timed(text: str) -> int:
-                started = time.perf_counter()
-                try:
-                    return tokenize(text)
-                finally:
-                    self.seconds += time.perf_counter() - started
-
-            self.counter._count_uncached = timed  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.active:
-            del self.counter._count_uncached
-
-    @property
-    def ms(self) -> float | None:
-        return self.seconds * 1000 if self.active else None
-
-
-def _report_count_ms(model: str, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> float:
-    """Time to count the request's tokens before and after with a cold counter (the report's figures)."""
-    fresh = TokenCounter(model)
-    started = time.perf_counter()
-    fresh.count_messages(before)
-    fresh.count_messages(after)
-    return (time.perf_counter() - started) * 1000
-
-
-def _forget_counts(counter: TokenCounter) -> None:
-    """Empty the shared counter's content-hash cache, so a repeated run tokenizes again."""
-    cache = getattr(counter, "_cache", None)
-    if cache is not None and hasattr(cache, "clear"):
-        cache.clear()
-
-
 def run_case(
     case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig | None = None, repeat: int = 1
 ) -> CaseResult:
@@ -240,9 +163,9 @@ def run_case(
     logged: list[str]
     for _ in range(max(1, repeat)):
         result_cache.clear()
-        _forget_counts(counter)
+        forget_counts(counter)
         gc.collect()  # garbage of the previous run is not charged to this one
-        with _captured_warnings() as logged, _TokenizerTimer(counter) as tokenizer:
+        with captured_warnings() as logged, TokenizerTimer(counter) as tokenizer:
             started = time.perf_counter()
             try:
                 result = compress(messages, model=model, config=cfg)
@@ -276,7 +199,7 @@ def run_case(
         latency_ms=best[0],
         fidelity=check_fidelity(case.targets, output, decoded=_decoded_tables(output)),
         baseline_tokens=_baseline_tokens(case, counter),
-        count_ms=_report_count_ms(model, messages, result.messages),
+        count_ms=report_count_ms(model, messages, result.messages),
         tokenize_ms=best[1],
         ccr=ccr_status(result.ccr_keys, case.content, cfg),
         transforms=tuple(result.transforms_applied),
@@ -346,7 +269,7 @@ def run_bench(
 ) -> list[CaseResult]:
     """Run :func:`run_case` over ``cases`` in order; ``on_case(done, total, name)`` reports progress."""
     cfg = config or HeadroomConfig()
-    with _captured_warnings():
+    with captured_warnings():
         _warm_up(model, cfg)
     results: list[CaseResult] = []
     for i, case in enumerate(cases):
