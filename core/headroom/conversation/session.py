@@ -31,8 +31,19 @@ def message_digest(message: dict[str, Any], *, ignore_cache_control: bool = True
 
 
 def _without_cache_control(value: Any) -> Any:
+    """``value`` without cache marks; a content list of one text block reads as its string (the same prompt)."""
     if isinstance(value, dict):
-        return {k: _without_cache_control(v) for k, v in value.items() if k != "cache_control"}
+        out = {k: _without_cache_control(v) for k, v in value.items() if k != "cache_control"}
+        content = out.get("content")
+        if (
+            isinstance(content, list)
+            and len(content) == 1
+            and isinstance(content[0], dict)
+            and content[0].keys() == {"type", "text"}
+            and content[0]["type"] == "text"
+        ):
+            out["content"] = content[0]["text"]
+        return out
     if isinstance(value, list):
         return [_without_cache_control(v) for v in value]
     return value
