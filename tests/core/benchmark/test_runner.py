@@ -8,9 +8,10 @@ from pathlib import Path
 
 from headroom.benchmark.corpus import BenchCase
 from headroom.benchmark.runner import ccr_status, measure_engine_output, run_case, tool_output_text
+from headroom.benchmark.timing import TokenizerTimer, forget_counts
 from headroom.ccr.store import get_store
 from headroom.config import HeadroomConfig
-from headroom.tokens import count_message_tokens
+from headroom.tokens import TokenCounter, count_message_tokens
 
 
 def test_run_case_reports_the_core_token_counts(workflow_runs: BenchCase, tmp_path: Path) -> None:
@@ -56,3 +57,32 @@ def test_tool_output_text_joins_text_parts() -> None:
     messages = [{"role": "tool", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
 
     assert tool_output_text(messages) == "a\nb"
+
+
+def test_tokenizer_timer_times_counts_and_leaves_the_counter_as_it_was(workflow_runs: BenchCase) -> None:
+    counter = TokenCounter("gpt-4o")
+
+    with TokenizerTimer(counter) as timer:
+        counter.count(workflow_runs.content)
+
+    assert timer.ms is not None and timer.ms > 0
+    assert "_count_uncached" not in vars(counter)
+
+
+def test_forgotten_counts_are_tokenized_again(workflow_runs: BenchCase) -> None:
+    counter = TokenCounter("gpt-4o")
+    counter.count(workflow_runs.content)
+    forget_counts(counter)
+
+    with TokenizerTimer(counter) as timer:
+        counter.count(workflow_runs.content)
+
+    assert timer.ms is not None and timer.ms > 0
+
+
+def test_repeated_runs_report_the_same_figures(workflow_runs: BenchCase, tmp_path: Path) -> None:
+    config = HeadroomConfig(workspace_dir=str(tmp_path))
+
+    once, best_of_two = run_case(workflow_runs, config=config), run_case(workflow_runs, config=config, repeat=2)
+
+    assert (once.tokens_after, once.fidelity) == (best_of_two.tokens_after, best_of_two.fidelity)
