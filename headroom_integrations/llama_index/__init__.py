@@ -17,12 +17,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from headroom_integrations.llama_index.convert import from_openai_messages, to_openai_messages
 from headroom_integrations.llama_index.llm import HeadroomFunctionCallingLLM, HeadroomLLM, wrap_llm
 from headroom_integrations.llama_index.postprocessor import HeadroomNodePostprocessor
+from headroom_integrations.llama_index.tools import retrieve_tool
 
 __all__ = [
     "HeadroomFunctionCallingLLM",
     "HeadroomLLM",
     "HeadroomNodePostprocessor",
     "from_openai_messages",
+    "retrieve_tool",
     "to_openai_messages",
     "wrap_llm",
 ]
