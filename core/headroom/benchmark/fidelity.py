@@ -79,9 +79,23 @@ class FidelityReport:
         }
 
 
+def _same_number_same_type(value: Any) -> Any:
+    """``value`` with integral floats as ints: JSON has one number type, so ``1.0`` equals ``1``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _same_number_same_type(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_same_number_same_type(v) for v in value]
+    return value
+
+
 def canonical_json(value: Any) -> str:
-    """A key-order-independent text of a JSON value, for equality across re-serialisations."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """A text of a JSON value independent of key order and number spelling (``1.0`` vs ``1``).
+
+    Equal texts mean equal JSON values, however they were re-serialised.
+    """
+    return json.dumps(_same_number_same_type(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 _DECODER = json.JSONDecoder()

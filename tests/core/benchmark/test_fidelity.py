@@ -139,3 +139,12 @@ def test_removing_an_error_shape_is_detected_in_every_corpus_log(corpus_dir: Pat
         if f"error_shape: {shape.label}" not in check_fidelity(case.targets, text).missing:
             undetected.append(case.name)
     assert undetected == []
+
+
+@pytest.mark.corpus
+def test_a_record_whose_float_became_an_integer_is_still_kept(corpus_dir: Path, load_case) -> None:  # type: ignore[no-untyped-def]
+    # User search results carry "score": 1.0; TOON writes it as 1, the same JSON number.
+    users = load_case(corpus_dir, "json/Search.testPaginateSearchUsers.113.json")
+    text = users.content.replace('"score": 1.0', '"score": 1')
+
+    assert '"score": 1.0' in users.content and check_fidelity(users.targets, text).complete
