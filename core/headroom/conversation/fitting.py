@@ -7,12 +7,13 @@ steps, oldest first, stopping as soon as the request fits:
    marker naming its key stays, so the call and its result stay paired);
 2. drop whole old turns: the messages after the first user message up to the first protected
    turn move to CCR as one JSON list, replaced by one assistant-role marker naming the key;
-3. as a last resort, elide older tool outputs inside the protected turns too;
+3. as a last resort, elide older tool outputs inside the protected turns too, and then, largest
+   first, the newest tool results when they alone exceed the window;
 4. report ``over_limit`` when even that does not fit (the request is still valid, just large).
 
 Never touched: system messages, the first user message (the task statement), the last user
 message, the last ``keep_turns`` turns (beyond step 3), and the newest tool results (those
-after the last assistant message: the model is about to read them). Turns are dropped whole,
+after the last assistant message: the model is about to read them) unless they alone overflow. Turns are dropped whole,
 so an assistant ``tool_calls`` message is never separated from its results, and the kept
 sequence (system, first user, marker, user, ...) alternates as Anthropic requires.
 """
@@ -259,7 +260,7 @@ def fit_to_window(
     goal = min(limit, target if target is not None else limit)
     starts = _turn_starts(messages)
     newest = _newest_results(messages)
-    protected_from = starts[-max(keep_turns, 1)] if starts else len(messages)
+    protected_from = starts[-min(max(keep_turns, 1), len(starts))] if starts else len(messages)
     elide_protected_from = len(messages) if keep_turns == 0 else protected_from
     candidates = [
         i
@@ -290,6 +291,14 @@ def fit_to_window(
             break
         if i not in fitter.elided and fitter.elide(i):
             steps.append("elide_protected")
+
+    # A result the model has not read yet goes only when nothing else is left: a request over the
+    # window is rejected outright, while a marker lets the model fetch what it needs by key and query.
+    for i in sorted(newest, key=lambda k: -fitter.tokens[k]):
+        if fitter.total() <= limit:
+            break
+        if fitter.elide(i):
+            steps.append("elide_newest")
 
     out = fitter.result_messages()
     broke = [

@@ -298,3 +298,19 @@ def test_long_corpus_session_shows_what_the_last_questions_name(
     for turn in (len(corpus_session) - 2, len(corpus_session) - 1):
         text = "\n".join(outputs[turn])
         assert all(needle in text for needle in corpus_session[turn].needles), corpus_session[turn].question
+
+
+def test_newest_result_larger_than_the_window_is_elided_as_the_last_resort(samples_dir: Any, store: CCRStore) -> None:
+    log = (samples_dir / "logs" / "BGL_2k.log").read_text(encoding="utf-8")
+    call = {"id": "c1", "type": "function", "function": {"name": "read_log", "arguments": '{"file": "BGL_2k.log"}'}}
+    messages = [
+        {"role": "system", "content": "You read logs."},
+        {"role": "user", "content": "Any alerts in BGL?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": log},
+    ]
+    result = _fit(messages, 4_000, store=store)
+    assert COUNTER.count_messages(result.messages) <= 4_000
+    assert result.report["steps"] == ["elide_newest"] and openai_problems(result.messages) == []
+    key = next(k for k in result.ccr_keys if k in result.messages[-1]["content"])
+    assert store.get(key) == log
