@@ -48,15 +48,20 @@ def _similar(a: list[str], b: list[str], threshold: float) -> bool:
     return equal / len(a) >= threshold
 
 
-def _relevance(query: str) -> tuple[list[str], list[str]]:
-    return [i.lower() for i in query_identifiers(query)], query_terms(query)
+def _relevance(query: str, lines: list[str]) -> tuple[list[str], list[str]]:
+    """The question's identifiers, and its words that are rare in ``lines`` (a common word marks nothing)."""
+    ids = [i.lower() for i in query_identifiers(query)]
+    terms = [t for t in query_terms(query) if len(t) >= 3]
+    if terms:
+        low = [line.lower() for line in lines]
+        limit = max(3, len(lines) // 20)
+        terms = [t for t in terms if sum(1 for line in low if t in line) <= limit]
+    return ids, terms
 
 
 def _is_relevant(text: str, ids: list[str], terms: list[str]) -> bool:
     low = text.lower()
-    if any(i in low for i in ids):
-        return True
-    return len(terms) > 0 and sum(1 for t in terms if t in low) >= min(2, len(terms))
+    return any(i in low for i in ids) or any(t in low for t in terms)
 
 
 def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str = "") -> Collapse:
@@ -67,7 +72,7 @@ def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str 
     masked = mask_text("\n".join(lines)).split("\n")
     if len(masked) != n:  # a line held a separator str.splitlines knows and "\n" does not
         masked = [mask_text(line) for line in lines]
-    ids, terms = _relevance(query)
+    ids, terms = _relevance(query, lines) if query.strip() else ([], [])
     budget = cfg.max_relevant_blocks
 
     # 1. Runs of near-duplicate consecutive lines.
@@ -118,7 +123,8 @@ def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str 
                         )
         start = end + 1
 
-    # 3. One marker per omitted stretch not already described.
+    # 3. One marker per omitted stretch; stretches separated only by blank lines become one.
+    stretches: list[list[int]] = []
     k = 0
     while k < n:
         if keep[k]:
@@ -127,10 +133,28 @@ def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str 
         m = k
         while m < n and not keep[m]:
             m += 1
-        if k not in plan.markers:
-            count = m - k
-            plan.markers[k] = f"[… {count} similar line{'s' if count > 1 else ''} omitted (L{k + 1}-{m}) …]"
+        if stretches and all(not lines[b].strip() for b in range(stretches[-1][1], k)):
+            stretches[-1][1] = m
+            stretches[-1][2] += 1
+        else:
+            stretches.append([k, m, 1])
         k = m
+    described = dict(plan.markers)
+    plan.markers = {}
+    for start_, end_, parts in stretches:
+        for b in range(start_, end_):
+            keep[b] = False
+        if parts == 1 and start_ in described:
+            plan.markers[start_] = described[start_]
+        elif parts == 1:
+            count = end_ - start_
+            plan.markers[start_] = (
+                f"[… {count} similar line{'s' if count > 1 else ''} omitted (L{start_ + 1}-{end_}) …]"
+            )
+        else:
+            plan.markers[start_] = (
+                f"[… L{start_ + 1}-{end_} omitted: {parts} stretches repeating earlier lines or paragraphs …]"
+            )
     return plan
 
 
