@@ -57,6 +57,41 @@ def _tool_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _peer_tables(output: str) -> list[Any]:
+    """Records of headroom-ai's dense ``[N]{schema}`` CSV blocks, decoded by its own public decoder.
+
+    headroom-ai re-encodes uniform arrays as CSV rows under a schema line, often inside a JSON
+    string; its ``compaction_codec.expand_compacted`` turns such a block back into objects. Rows
+    it replaced by a removal marker are left out (they are not in the prompt).
+    """
+    from headroom.transforms.compaction_codec import contains_removal_marker, expand_compacted, is_compacted
+
+    def strings(value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return []
+
+    candidates = [output]
+    try:
+        candidates += strings(json.loads(output))
+    except ValueError:
+        pass
+    decoded: list[Any] = []
+    for text in candidates:
+        if not is_compacted(text):
+            continue
+        if contains_removal_marker(text):
+            text = "\n".join(line for line in text.split("\n") if "<<ccr:" not in line and "__dropped:" not in line)
+        records = expand_compacted(text)
+        if records is not None:
+            decoded.append(records)
+    return decoded
+
+
 def _worker(in_path: str, out_path: str, engines: list[str]) -> None:
     from importlib.metadata import version
 
@@ -90,13 +125,15 @@ def _worker(in_path: str, out_path: str, engines: list[str]) -> None:
             try:
                 result = compress(case["messages"], model="gpt-4o")
                 elapsed = (time.perf_counter() - started) * 1000
+                output = _tool_text(result.messages)
                 rows.append(
                     {
                         "engine": "headroom-ai",
                         "name": case["name"],
-                        "output": _tool_text(result.messages),
+                        "output": output,
                         "latency_ms": elapsed,
                         "transforms": list(result.transforms_applied),
+                        "decoded": _peer_tables(output),
                     }
                 )
             except Exception as exc:  # a peer crash is a measured outcome, not a script failure
@@ -126,7 +163,7 @@ def _worker(in_path: str, out_path: str, engines: list[str]) -> None:
                     "name": case["name"],
                     "output": text,
                     "latency_ms": elapsed,
-                    "decoded": toon_format.decode(text),
+                    "decoded": [toon_format.decode(text)],
                 }
             )
     Path(out_path).write_text(json.dumps({"versions": versions, "rows": rows}))
@@ -305,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for row in peer["rows"]:
         case = by_name[row["name"]]
-        decoded = [row["decoded"]] if "decoded" in row else []
+        decoded = row.get("decoded", [])  # lossless encodings decoded to JSON by the peer's own decoder
         results.append(
             measure_engine_output(
                 case,
