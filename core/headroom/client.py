@@ -195,6 +195,7 @@ class HeadroomClient:
         self.is_async = _is_async_client(original_client)
         self.config = self._build_config(config, default_mode, enable_cache_optimizer, model_context_limits, store_url)
         self.store: CCRStore = get_store(self.config)
+        self._registry = registry_for(self.config)  # per-request overrides never change models or prices
         self.semantic_cache: SemanticCache | None = None
         if enable_semantic_cache:
             self.semantic_cache = SemanticCache(
@@ -302,7 +303,7 @@ class HeadroomClient:
                 prep.cache_key = self.semantic_cache.key_for(
                     self.provider.name, prep.model, core, self.provider.tools_of(request), request
                 )
-                prep.cache_hit = self.semantic_cache.get(prep.cache_key)
+                prep.cache_hit = self.semantic_cache.get(prep.cache_key, count_hit=mode is not HeadroomMode.SIMULATE)
             except Exception as exc:
                 metrics.increment("errors.client.semantic_cache")
                 log.warning("semantic cache lookup failed (%s: %s)", type(exc).__name__, exc)
@@ -360,7 +361,7 @@ class HeadroomClient:
         tokens_after = 0 if cache_hit else (r.tokens_after if r else tokens_before)
         if usage is None and not cache_hit:
             usage = ProviderUsage(tokens_after, 0, estimated=True)
-        registry = registry_for(prep.config)
+        registry = self._registry
         cost = 0.0 if cache_hit or usage is None else self.provider.cost(registry, prep.model, usage)
         cost_before = r.cost_before_usd if r else None
         cost_after = 0.0 if cache_hit else (r.cost_after_usd if r else None)

@@ -193,15 +193,19 @@ class SemanticCache:
             text=_conversation_text(normal),
         )
 
-    def get(self, key: CacheKey) -> CacheHit | None:
-        """The cached response of ``key`` (exact, else a near-duplicate when a threshold is set)."""
+    def get(self, key: CacheKey, *, count_hit: bool = True) -> CacheHit | None:
+        """The cached response of ``key`` (exact, else a near-duplicate when a threshold is set).
+
+        ``count_hit=False`` only looks (simulate mode): the entry's hit counter is not bumped.
+        """
         now = time.time()
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(cache_table.c.response).where(cache_table.c.key == key.key, cache_table.c.expires_at >= now)
             ).first()
             if row is not None:
-                self._touch(key.key)
+                if count_hit:
+                    self._touch(key.key)
                 return CacheHit(json.loads(row.response), key.key, 1.0)
             if self.similarity_threshold is None:
                 return None
@@ -219,7 +223,8 @@ class SemanticCache:
                 best = (ratio, cand)
         if best is None:
             return None
-        self._touch(best[1].key)
+        if count_hit:
+            self._touch(best[1].key)
         return CacheHit(json.loads(best[1].response), best[1].key, best[0])
 
     def put(self, key: CacheKey, response: dict[str, Any]) -> None:

@@ -239,6 +239,7 @@ class AnthropicProvider(Provider):
             return request, []
         used = _count_cache_controls(request.get("messages")) + _count_cache_controls(tools)
         used += _count_cache_controls(system if isinstance(system, list) else [])
+        used += 1 if request.get("cache_control") else 0  # request-level automatic caching uses a slot
         if (
             used >= opt.max_breakpoints
             or _count_cache_controls([_plain(t) for t in tools])

@@ -232,3 +232,20 @@ def test_history_with_sdk_message_objects_is_accepted(srv: ScriptedServer, oai: 
     second = client.chat.completions.create(model="gpt-4o", messages=history, tools=TOOLS_OPENAI)
     assert second.choices[0].message.content == "done"
     assert srv.last_request.body["messages"][1]["tool_calls"][0]["id"] == "call_9"
+
+
+def test_stream_helper_yields_events_and_records_usage(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str, openai_messages: list[dict[str, Any]]
+) -> None:
+    srv.script(text_reply("Run 3519037359 failed.", usage=Usage(640, 5)))
+    client = _client(oai, store_url, default_mode="optimize")
+    with client.chat.completions.stream(
+        model="gpt-4o", messages=openai_messages, stream_options={"include_usage": True}, headroom_keep_turns=1
+    ) as stream:
+        deltas = [e.delta for e in stream if e.type == "content.delta"]
+        final = stream.get_final_completion()
+    assert "".join(deltas) == final.choices[0].message.content == "Run 3519037359 failed."
+    assert "headroom_keep_turns" not in srv.last_request.body
+    assert len(_sent_tool_output(srv)) < len(openai_messages[3]["content"])
+    record = client.last_record
+    assert record is not None and record.usage is not None and record.usage.input_tokens == 640

@@ -148,3 +148,15 @@ def test_anthropic_responses_are_cached_and_rebuilt_as_messages(
 def test_invalid_threshold_is_rejected(store_url: str) -> None:
     with pytest.raises(InvalidArgumentError, match="similarity_threshold"):
         SemanticCache(CCRStore(store_url).engine, similarity_threshold=1.5)
+
+
+def test_simulate_reports_a_would_be_hit_without_counting_it(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str
+) -> None:
+    client = _cached(oai, store_url)
+    question = [{"role": "user", "content": "Which runs failed?"}]
+    client.chat.completions.create(model="gpt-4o", messages=question)
+    plan = client.chat.completions.create(model="gpt-4o", messages=question, headroom_mode="simulate")
+    assert plan.semantic_cache_hit
+    assert client.get_stats()["semantic_cache"]["hits"] == 0
+    assert len(srv.requests) == 1
