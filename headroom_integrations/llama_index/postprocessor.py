@@ -152,6 +152,8 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
                 out.append(nws)
                 continue
             out.append(_changed(nws, o, duplicates.get(o.index, [])))
+        if duplicates:
+            metrics.increment("llama_index.duplicates_removed", sum(len(v) for v in duplicates.values()))
         omitted = [o for o in result.outcomes if o.action == "dropped"]
         if omitted:
             metrics.increment("llama_index.nodes_left_out", len(omitted))
@@ -163,7 +165,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
                 ", ".join(o.ccr_keys[-1] for o in omitted),
             )
             if self.add_omission_note and result.omission_note:
-                out.append(_note_node(result.omission_note, omitted, nodes))
+                out.append(_note_node(result.omission_note, omitted, nodes, duplicates))
         metrics.increment("llama_index.tokens_saved", max(0, result.tokens_before - result.tokens_after))
         return out
 
@@ -210,14 +212,21 @@ def _changed(nws: NodeWithScore, outcome: DocumentOutcome, duplicates: list[dict
     return NodeWithScore(node=node, score=nws.score)
 
 
-def _note_node(note: str, omitted: list[DocumentOutcome], nodes: list[NodeWithScore]) -> NodeWithScore:
-    """A text node telling the LLM which nodes were left out and how to retrieve them."""
+def _note_node(
+    note: str, omitted: list[DocumentOutcome], nodes: list[NodeWithScore], duplicates: dict[int, list[dict[str, Any]]]
+) -> NodeWithScore:
+    """A text node telling the LLM which nodes were left out and how to retrieve them.
+
+    Its ``headroom_omitted`` metadata lists each node left out with its key, and the duplicates it
+    had absorbed (they would otherwise vanish with it).
+    """
     listing = [
         {
             "node_id": nodes[o.index].node.node_id,
             "ccr_key": o.ccr_keys[-1],
             "score": nodes[o.index].score,
             "tokens": o.tokens_before,
+            **({"duplicates": duplicates[o.index]} if o.index in duplicates else {}),
         }
         for o in omitted
     ]

@@ -306,3 +306,20 @@ def test_queried_record_survives_in_a_corpus_json_node(corpus_dir: Path) -> None
     assert target["full_name"] in search.node.get_content()
     assert str(target["id"]) in search.node.get_content()
     assert llm_tokens(out) <= 4000
+
+
+def test_duplicates_of_a_node_left_out_are_listed_with_it(sample_logs_dir: Path, sample_json_dir: Path) -> None:
+    chunk = log_nodes(sample_logs_dir / "HDFS_2k.log", 40, 1)[0]
+    twin = TextNode(id_="hdfs-copy", text=chunk.text + "\n")
+    runs = json_node(sample_json_dir / WORKFLOW_RUNS, "workflow-runs")
+    given = [
+        NodeWithScore(node=runs, score=0.9),
+        NodeWithScore(node=chunk, score=0.2),
+        NodeWithScore(node=twin, score=0.1),
+    ]
+
+    out = HeadroomNodePostprocessor(token_budget=1100).postprocess_nodes(given, query_str=f"workflow run {FAILED_RUN}")
+
+    omitted = {d["node_id"]: d for d in out[-1].node.metadata["headroom_omitted"]}
+    assert [d["node_id"] for d in omitted[chunk.node_id]["duplicates"]] == ["hdfs-copy"]
+    assert headroom.retrieve(omitted[chunk.node_id]["duplicates"][0]["ccr_key"]) == twin.text
