@@ -56,7 +56,7 @@ _BLOCK = frozenset(
     }
 )
 _HEADINGS = {"h1": "# ", "h2": "## ", "h3": "### ", "h4": "#### ", "h5": "##### ", "h6": "###### "}
-_SPACES = re.compile(r"[ \t\r\f\v]+")
+_SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANKS = re.compile(r"\n\s*\n+")
 
 
