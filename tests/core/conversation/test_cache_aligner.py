@@ -43,7 +43,7 @@ def _request(system: str) -> list[dict[str, Any]]:
 
 
 def _on(**fields: Any) -> HeadroomConfig:
-    return HeadroomConfig(stateless=True, cache_aligner=CacheAlignerConfig(enabled=True, **fields))
+    return HeadroomConfig(cache_aligner=CacheAlignerConfig(enabled=True, **fields))
 
 
 def test_twenty_prompts_differing_in_timestamps_and_ids_share_one_prefix(runs: list[dict[str, Any]]) -> None:
@@ -110,7 +110,7 @@ def test_developer_messages_count_as_system_messages(runs: list[dict[str, Any]])
 def test_is_off_by_default(runs: list[dict[str, Any]]) -> None:
     assert CacheAlignerConfig().enabled is False
     request = _request(_prompt(runs[0], 0))
-    result = headroom.compress(request, config=HeadroomConfig(stateless=True))
+    result = headroom.compress(request, config=HeadroomConfig())
     assert result.messages[0] == request[0]
 
 

@@ -57,7 +57,7 @@ def _conversation(prompt: str, chunks: list[str], turns: int) -> list[dict[str, 
 
 
 def _config(**optimizer: Any) -> HeadroomConfig:
-    return HeadroomConfig(stateless=True, cache_optimizer=CacheOptimizerConfig(**optimizer))
+    return HeadroomConfig(cache_optimizer=CacheOptimizerConfig(**optimizer))
 
 
 def test_anthropic_marks_the_end_of_the_system_prompt(reference_prompt: str, chunks: list[str]) -> None:

@@ -240,7 +240,7 @@ def fitted(corpus_session: list[SessionTurn]) -> dict[int, Any]:
     messages = conversation_until(corpus_session, len(corpus_session) - 1)
     out = {}
     for window in (8_000, 16_000, 32_000):
-        config = HeadroomConfig(stateless=True, model_context_limits={"gpt-4o": window})
+        config = HeadroomConfig(model_context_limits={"gpt-4o": window})
         out[window] = (messages, config, headroom.compress(messages, "gpt-4o", config=config))
     return out
 

@@ -21,7 +21,7 @@ def _bytes(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def _cache(**freeze: Any) -> HeadroomConfig:
-    return HeadroomConfig(stateless=True, optimization_mode="cache", prefix_freeze=PrefixFreezeConfig(**freeze))
+    return HeadroomConfig(optimization_mode="cache", prefix_freeze=PrefixFreezeConfig(**freeze))
 
 
 def _requests(log_conversation: Build, turns: int = 6) -> list[list[dict[str, Any]]]:
@@ -73,8 +73,8 @@ def test_cache_mode_cuts_a_small_window_less_often_than_token_mode(corpus_sessio
         return _prefix_changes(sent)
 
     window = {"gpt-4o": 32_000}
-    token = changes(HeadroomConfig(stateless=True, model_context_limits=window))
-    cache = changes(HeadroomConfig(stateless=True, optimization_mode="cache", model_context_limits=window))
+    token = changes(HeadroomConfig(model_context_limits=window))
+    cache = changes(HeadroomConfig(optimization_mode="cache", model_context_limits=window))
     assert cache < token
 
 
@@ -153,7 +153,7 @@ def test_disabled_prefix_freeze_behaves_like_token_mode(log_conversation: Build)
 
 
 def test_token_mode_does_not_freeze(log_conversation: Build) -> None:
-    config = HeadroomConfig(stateless=True)
+    config = HeadroomConfig()
     requests = _requests(log_conversation)
     headroom.compress(requests[1], config=config, session_id="tok")
     result = headroom.compress(requests[2], config=config, session_id="tok")
@@ -178,7 +178,7 @@ def test_without_session_id_the_conversation_is_recognised_by_its_start(log_conv
 
 
 def test_a_new_timestamp_in_the_system_prompt_keeps_the_history_frozen(log_conversation: Build) -> None:
-    config = HeadroomConfig(stateless=True, optimization_mode="cache", cache_aligner=CacheAlignerConfig(enabled=True))
+    config = HeadroomConfig(optimization_mode="cache", cache_aligner=CacheAlignerConfig(enabled=True))
     requests = _requests(log_conversation)
     sent = []
     for k, request in enumerate(requests[:4]):
@@ -197,7 +197,7 @@ def test_headroom_mode_environment_variable_selects_cache_mode(
     monkeypatch: pytest.MonkeyPatch, log_conversation: Build
 ) -> None:
     monkeypatch.setenv("HEADROOM_MODE", "cost_savings")
-    config = HeadroomConfig(stateless=True)
+    config = HeadroomConfig()
     assert config.optimization_mode == "cache"
     requests = _requests(log_conversation)
     headroom.compress(requests[1], config=config, session_id="env")
