@@ -225,16 +225,23 @@ class HeadroomChatModel(BaseChatModel):
         )
 
     def _delegate(self, kwargs: dict[str, Any], rounds: RetrievalRounds) -> tuple[Runnable[Any, Any], dict[str, Any]]:
-        """The runnable to call and its keywords: the wrapped model, with headroom_retrieve added when offered."""
+        """The runnable to call and its keywords: the wrapped model, with headroom_retrieve added when offered.
+
+        A binding's keywords are passed to the wrapped model directly: invoking the binding would
+        merge in the surrounding graph's callbacks and detach the inner run from this one.
+        """
         if not rounds.offer_tool():
             return self.wrapped_model, kwargs
         tools = list(kwargs.get("tools") or [])
         rest = {k: v for k, v in kwargs.items() if k != "tools"}
         try:
-            return self.wrapped_model.bind_tools([*tools, RETRIEVE_TOOL]), rest
+            bound = self.wrapped_model.bind_tools([*tools, RETRIEVE_TOOL])
         except NotImplementedError:
             rounds.offered = False  # the wrapped model cannot call tools; markers still name the keys
             return self.wrapped_model, kwargs
+        if isinstance(bound, RunnableBinding) and bound.bound is self.wrapped_model:
+            return self.wrapped_model, {**bound.kwargs, **rest}
+        return bound, rest
 
     @staticmethod
     def _child_config(run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None) -> RunnableConfig:

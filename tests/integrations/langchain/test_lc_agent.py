@@ -97,10 +97,13 @@ def test_agent_with_headroom_chat_model_runs_a_tool_loop_on_compressed_context(
     server: ScriptedServer, chat_openai: Callable[..., ChatOpenAI], corpus_tools: list[BaseTool]
 ) -> None:
     _script_tool_loop(server)
+    handler = HeadroomCallbackHandler()
     agent = create_agent(HeadroomChatModel(chat_openai()), corpus_tools, system_prompt=SYSTEM_PROMPT)
-    state = agent.invoke({"messages": [HumanMessage(QUESTION)]})
+    state = agent.invoke({"messages": [HumanMessage(QUESTION)]}, config={"callbacks": [handler]})
     assert state["messages"][-1].content == FINAL
     _assert_provider_saw_compressed_session(server, _tool_outputs(corpus_tools))
+    assert len(handler.llm_calls) == 4  # the wrapped model's runs are children of the wrapper's, not extra calls
+    assert all(r.tokens_saved > 0 for r in handler.llm_calls[1:])
     # the wrapper compresses what is sent; the agent's own state keeps the full tool outputs
     kept = [m for m in state["messages"] if isinstance(m, ToolMessage)]
     assert [m.content for m in kept] == list(_tool_outputs(corpus_tools).values())
