@@ -82,7 +82,6 @@ def test_cache_mode_cuts_a_small_window_less_often_than_token_mode(corpus_sessio
 def test_refit_free_fraction_spaces_out_the_cuts(corpus_session: list[SessionTurn]) -> None:
     def changes(fraction: float) -> int:
         config = HeadroomConfig(
-            stateless=True,
             optimization_mode="cache",
             model_context_limits={"gpt-4o": 32_000},
             prefix_freeze=PrefixFreezeConfig(refit_free_fraction=fraction),
