@@ -39,7 +39,7 @@ def test_json_response_is_compressed_and_keeps_the_queried_run(runs_text: str) -
 def test_max_tokens_is_met_and_the_queried_run_survives(runs_text: str) -> None:
     result = compress_text(runs_text, query=f"what happened in run {FAILED_RUN}?", max_tokens=1500)
 
-    assert result.tokens_after <= 1500 == max(1500, count_tokens(result.text))
+    assert count_tokens(result.text) <= 1500
     assert FAILED_RUN in result.text
 
 
