@@ -233,3 +233,16 @@ def test_image_blocks_of_a_compressed_message_are_kept(runs_json: str) -> None:
     sent = inner.last_chat_messages[-1]
     assert sent.blocks[-1] == image
     assert len(sent.content) < len(runs_json)
+
+
+def test_predict_and_call_runs_the_selected_tool(runs_json: str) -> None:
+    def list_workflow_runs() -> str:
+        """List the repository's recent GitHub Actions workflow runs."""
+        return runs_json
+
+    llm = wrap_llm(MockFunctionCallingLLMWithChatMemoryOfLastCall(), model="gpt-4o")
+
+    response = llm.predict_and_call([FunctionTool.from_defaults(list_workflow_runs)], user_msg="Which run failed?")
+
+    assert response.sources[0].tool_name == "list_workflow_runs"
+    assert response.response == runs_json
