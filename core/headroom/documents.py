@@ -350,7 +350,7 @@ def _note(left_out: list[_Doc], budget: int, names: list[str], with_keys: bool) 
     n = len(left_out)
     head = f"[headroom: {n} more retrieved {'chunk was' if n == 1 else 'chunks were'} left out to fit the {budget}-token budget"
     if not with_keys:
-        return head + "; their keys are in the headroom_omitted metadata]"
+        return head + "; each is stored and can be read back by its key]"
     parts = ", ".join(f"{names[d.index][:36]} (key {d.keys[-1]})" for d in left_out)
     return f"{head}: {parts}. Call headroom_retrieve with a key to read one]"
 
