@@ -25,22 +25,20 @@ reach the caller as the SDK's own exceptions; Headroom's own failures never do (
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
-import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from headroom import metrics
-from headroom.ccr.store import CCRStore, get_store, metrics_table
+from headroom.ccr.store import CCRStore, get_store
 from headroom.config import CacheOptimizerConfig, HeadroomConfig, HeadroomMode, parse_mode
 from headroom.errors import BudgetExceededError, ConfigurationError, InvalidArgumentError
 from headroom.pipeline import run_pipeline
+from headroom.providers.accounting import METRICS_SOURCE, persisted_totals, spent_today_usd
 from headroom.providers.base import Provider, ProviderUsage, StreamUsageTracker, registry_for
+from headroom.providers.records import RequestRecord, SimulationResult
 from headroom.providers.streams import AsyncStreamProxy, StreamManagerProxy, SyncStreamProxy
 from headroom.result import CompressResult
 from headroom.semantic_cache import CacheHit, CacheKey, SemanticCache
@@ -49,81 +47,7 @@ __all__ = ["METRICS_SOURCE", "HeadroomClient", "RequestRecord", "SimulationResul
 
 log = logging.getLogger("headroom.client")
 
-METRICS_SOURCE = "client"
-"""``source`` of the rows HeadroomClient writes to the store's metrics table."""
-
 _SESSION_KEY = "headroom_session_id"
-
-
-@dataclass(frozen=True)
-class SimulationResult:
-    """What a call in ``simulate`` mode returns instead of calling the provider."""
-
-    provider: str
-    model: str
-    transforms: tuple[str, ...]
-    tokens_before: int
-    tokens_after: int
-    estimated_cost_before_usd: float | None
-    estimated_cost_after_usd: float | None
-    messages: list[dict[str, Any]]
-    """The messages optimize mode would send, in the provider's format."""
-    request: dict[str, Any]
-    """The whole request optimize mode would send (Anthropic ``system`` and cache hints included)."""
-    cache_hints: tuple[str, ...] = ()
-    semantic_cache_hit: bool = False
-    """True when the semantic cache would answer without a provider call."""
-    compress_result: CompressResult | None = None
-    mode: str = "simulate"
-
-    @property
-    def tokens_saved(self) -> int:
-        return self.tokens_before - self.tokens_after
-
-    @property
-    def estimated_cost_saved_usd(self) -> float | None:
-        if self.estimated_cost_before_usd is None or self.estimated_cost_after_usd is None:
-            return None
-        return self.estimated_cost_before_usd - self.estimated_cost_after_usd
-
-    def summary(self) -> str:
-        """One line: tokens before -> after and the transforms that would run."""
-        kinds = sorted({t.split(":")[0] for t in self.transforms})
-        return (f"simulate {self.provider}/{self.model}: {self.tokens_before:,} -> {self.tokens_after:,} tokens"
-                + (f" ({', '.join(kinds)})" if kinds else " (no transform)"))  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """The figures of one call through HeadroomClient (also written to the store)."""
-
-    provider: str
-    model: str
-    mode: str
-    tokens_before: int
-    """Prompt tokens of the request as the caller wrote it (Headroom's count)."""
-    tokens_after: int
-    """Prompt tokens sent (equal to tokens_before in audit mode; 0 for a semantic cache hit)."""
-    optimized_tokens: int
-    """Prompt tokens optimize mode sends (what audit mode would have saved)."""
-    usage: ProviderUsage | None
-    """Usage the provider reported (None for a cache hit)."""
-    cost_usd: float | None
-    """What the call cost, from the provider's usage and the model's prices."""
-    cost_before_usd: float | None
-    cost_after_usd: float | None
-    cache_hit: bool = False
-    stream: bool = False
-    transforms: tuple[str, ...] = ()
-    cache_hints: tuple[str, ...] = ()
-
-    @property
-    def tokens_saved(self) -> int:
-        return self.tokens_before - self.tokens_after
-
-    @property
-    def potential_tokens_saved(self) -> int:
-        return self.tokens_before - self.optimized_tokens
 
 
 @dataclass
@@ -149,11 +73,6 @@ def _is_async_client(client: Any) -> bool:
         if isinstance(client, cls):
             return True
     return type(client).__name__.startswith("Async")
-
-
-def _local_midnight() -> float:
-    now = _dt.datetime.now().astimezone()
-    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 class HeadroomClient:
@@ -321,18 +240,7 @@ class HeadroomClient:
 
     def spent_today_usd(self) -> float:
         """US dollars recorded by HeadroomClient calls since local midnight (all clients of this store)."""
-        query = select(metrics_table.c.data).where(
-            metrics_table.c.source == METRICS_SOURCE, metrics_table.c.ts >= _local_midnight()
-        )
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        total = 0.0
-        for row in rows:
-            try:
-                total += float(json.loads(row.data or "{}").get("cost_usd") or 0.0)
-            except (ValueError, TypeError, AttributeError):
-                continue
-        return total
+        return spent_today_usd(self.store)
 
     def _simulation(self, prep: _Prepared) -> SimulationResult:
         r = prep.result
@@ -477,21 +385,7 @@ class HeadroomClient:
     def get_stats(self, *, recent: int = 20) -> dict[str, Any]:
         """Savings of this client (``session``), of every HeadroomClient call in the store
         (``persisted``), the store's totals (``store``), the semantic cache, and the last calls."""
-        rows = self.store.metrics(source=METRICS_SOURCE, limit=100_000)
-        persisted: dict[str, Any] = {"requests": len(rows), "tokens_before": 0, "tokens_after": 0, "cached_tokens": 0,
-                                     "potential_tokens_saved": 0, "cache_hits": 0, "cost_usd": 0.0,
-                                     "cost_saved_usd": 0.0, "by_mode": {}}  # fmt: skip
-        for row in rows:
-            data = row.get("data") or {}
-            persisted["tokens_before"] += row["tokens_before"]
-            persisted["tokens_after"] += row["tokens_after"]
-            persisted["cached_tokens"] += row["cached_tokens"] or 0
-            persisted["potential_tokens_saved"] += int(data.get("potential_tokens_saved") or 0)
-            persisted["cache_hits"] += 1 if data.get("cache_hit") else 0
-            persisted["cost_usd"] += float(data.get("cost_usd") or 0.0)
-            persisted["cost_saved_usd"] += (row["cost_before"] or 0.0) - (row["cost_after"] or 0.0)
-            persisted["by_mode"][row["mode"]] = persisted["by_mode"].get(row["mode"], 0) + 1
-        persisted["tokens_saved"] = persisted["tokens_before"] - persisted["tokens_after"]
+        persisted, rows = persisted_totals(self.store)
         with self._lock:
             session = dict(self._session)
         session.setdefault("requests", 0)
