@@ -128,15 +128,20 @@ def _baseline_tokens(case: BenchCase, counter: TokenCounter) -> int | None:
 
 
 def ccr_status(keys: Sequence[str], original: str, config: HeadroomConfig) -> str:
-    """``ok`` when one of ``keys`` retrieves ``original`` exactly, ``missing`` when none does, ``-`` without keys."""
+    """``ok`` when one of ``keys`` retrieves ``original`` exactly, ``missing`` when none does, ``-`` without keys.
+
+    The check reads without recording a retrieval: a recorded one would tell SmartCrusher's
+    feedback hints that the model needed the omitted items, and change how later files compress.
+    """
     if not keys:
         return "-"
-    from headroom.compress import retrieve
+    from headroom.ccr.store import get_store
     from headroom.errors import HeadroomError
 
+    store = get_store(config)
     for key in keys:
         try:
-            if retrieve(key, config=config) == original:
+            if store.get(key, record_retrieval=False) == original:
                 return "ok"
         except HeadroomError:
             continue

@@ -86,3 +86,15 @@ def test_repeated_runs_report_the_same_figures(workflow_runs: BenchCase, tmp_pat
     once, best_of_two = run_case(workflow_runs, config=config), run_case(workflow_runs, config=config, repeat=2)
 
     assert (once.tokens_after, once.fidelity) == (best_of_two.tokens_after, best_of_two.fidelity)
+
+
+def test_ccr_check_does_not_count_as_a_retrieval(workflow_runs: BenchCase, tmp_path: Path) -> None:
+    # A recorded retrieval feeds SmartCrusher's feedback hints and would change how later files compress.
+    config = HeadroomConfig(workspace_dir=str(tmp_path))
+    store = get_store(config)
+    key = store.put(workflow_runs.content, kind="json", tool_name="github_api")
+
+    ccr_status([key], workflow_runs.content, config)
+
+    assert store.get_entry(key).retrievals == 0
+    assert store.tool_feedback("github_api")[1] == 0
