@@ -25,9 +25,25 @@ __all__ = ["CodeCompressor", "outline_spans"]
 
 _NUMBERED = re.compile(r"^\s*\d+(?:\t|→|: |\| ?)")
 _MIN_BODY = 3
-_SIGNATURE = re.compile(
-    r"^\s*(?!(?:if|else|for|while|switch|catch|do|try|return|with|synchronized|foreach|elif)\b)"
-    r"[^;=]*\([^;]*\)[^;]*\{\s*$"
+_CONTROL = frozenset(
+    [
+        "if",
+        "else",
+        "for",
+        "while",
+        "switch",
+        "catch",
+        "do",
+        "try",
+        "return",
+        "with",
+        "synchronized",
+        "foreach",
+        "elif",
+        "using",
+        "lock",
+        "unsafe",
+    ]
 )
 _STRING = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|`[^`]*`|//.*$|/\*.*?\*/")
 
@@ -62,14 +78,38 @@ def _python_spans(source: str) -> list[tuple[int, int, str]] | None:
     return sorted(spans)
 
 
+def _brace_start(code: list[str], i: int) -> int | None:
+    """Index of the signature line when line ``i`` opens a function body with ``{``, else None."""
+    stripped = code[i].strip()
+    if stripped.endswith("\\"):
+        return None  # a macro continuation
+    if stripped.endswith("{") and "(" in stripped and ")" in stripped:
+        signature = i
+    elif stripped == "{" and i > 0:
+        signature = i - 1
+        while signature > 0 and not code[signature].strip():
+            signature -= 1
+        prev = code[signature].strip()
+        if "(" not in prev and not prev.endswith(")"):
+            return None
+    else:
+        return None
+    head = code[signature].strip()
+    if head.endswith(";") or head.split("(", 1)[0].split(" ", 1)[0].rstrip("(") in _CONTROL:
+        return None
+    if head.startswith(("class ", "struct ", "interface ", "namespace ", "enum ", "}", "=")):
+        return None
+    return signature
+
+
 def _brace_spans(code: list[str]) -> list[tuple[int, int, str]]:
-    """Bodies of C-like functions: from a signature line ending in ``{`` to its matching ``}``."""
+    """Bodies of C-like functions: from the line after the opening ``{`` to before its matching ``}``."""
     spans: list[tuple[int, int, str]] = []
     i = 0
     n = len(code)
     while i < n:
-        line = code[i]
-        if not _SIGNATURE.match(line) or line.lstrip().startswith(("class ", "struct ", "interface ", "namespace ")):
+        signature = _brace_start(code, i)
+        if signature is None:
             i += 1
             continue
         depth = 0
@@ -77,13 +117,13 @@ def _brace_spans(code: list[str]) -> list[tuple[int, int, str]]:
         while j < n:
             bare = _STRING.sub("", code[j])
             depth += bare.count("{") - bare.count("}")
-            if depth <= 0 and j > i:
+            if depth <= 0:
                 break
             j += 1
         if j >= n:
             break
-        name = line.split("(", 1)[0].split()[-1] if line.split("(", 1)[0].split() else ""
-        spans.append((i + 1, j - 1, name))  # the closing brace line stays
+        before = code[signature].split("(", 1)[0].split()
+        spans.append((i + 1, j - 1, before[-1].lstrip("*&") if before else ""))  # the braces stay
         i = j + 1
     return spans
 
