@@ -112,7 +112,8 @@ class HeadroomChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"wrapped": self.wrapped_model._identifying_params, "headroom_mode": str(self.mode or "optimize")}
+        mode = self.mode.value if isinstance(self.mode, HeadroomMode) else (self.mode or HeadroomMode.OPTIMIZE.value)
+        return {"wrapped": self.wrapped_model._identifying_params, "headroom_mode": mode}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
         _overrides, rest = split_overrides(kwargs)

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import headroom
+import openai
 import pytest
-from headroom import count_message_tokens, retrieve
+from headroom import count_message_tokens, metrics, retrieve
 from headroom.ccr import RETRIEVE_TOOL_NAME, ccr_key
 from langchain.agents import create_agent
 from langchain.agents.middleware import ClearToolUsesEdit, ContextEditingMiddleware, SummarizationMiddleware
@@ -31,7 +33,7 @@ from tests.integrations.langchain.lc_helpers import (
     sent_messages,
     tool_names_offered,
 )
-from tests.support.scripted_server import ScriptedServer, text_reply, tool_call_reply
+from tests.support.scripted_server import ScriptedServer, error_reply, text_reply, tool_call_reply
 
 FINAL = "Run 2802600146 of the Lint workflow failed; the phishing repositories found are listed above."
 
@@ -154,6 +156,39 @@ def test_middleware_answers_retrieve_calls_without_the_agent_seeing_them(
     assert state["messages"][-1].response_metadata["headroom"]["retrieval_rounds"] == 1
     assert handler.summary().retrieval_rounds == 1
     assert handler.summary().tokens_saved > 0
+
+
+def test_middleware_fails_open_when_compression_breaks(
+    server: ScriptedServer,
+    chat_openai: Callable[..., ChatOpenAI],
+    corpus_tools: list[BaseTool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("store locked")
+
+    monkeypatch.setattr(headroom, "compress", broken)
+    before = metrics.snapshot().get("errors.langchain.compress", 0)
+    server.script(tool_call_reply("public_events", {}, call_id="call_events"), text_reply(FINAL))
+    agent = create_agent(
+        chat_openai(),
+        corpus_tools,
+        system_prompt=SYSTEM_PROMPT,
+        middleware=[HeadroomMiddleware(compress_tool_results=False)],
+    )
+    state = agent.invoke({"messages": [HumanMessage(QUESTION)]})
+    assert state["messages"][-1].content == FINAL
+    assert sent_messages(server)[-1]["content"] == corpus_tools[2].invoke({})  # the original went out
+    assert metrics.snapshot()["errors.langchain.compress"] == before + 2
+
+
+def test_provider_errors_propagate_through_the_middleware(
+    server: ScriptedServer, chat_openai: Callable[..., ChatOpenAI], corpus_tools: list[BaseTool]
+) -> None:
+    server.script(error_reply(400, "context_length_exceeded"))
+    agent = create_agent(chat_openai(), corpus_tools, middleware=[HeadroomMiddleware()])
+    with pytest.raises(openai.BadRequestError, match="context_length_exceeded"):
+        agent.invoke({"messages": [HumanMessage(QUESTION)]})
 
 
 # ---- the same long session under LangChain's built-in context strategies ------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from typing import Any
 
 import openai
 import pytest
@@ -222,3 +223,24 @@ def test_a_plain_question_passes_through_unchanged(
     assert out.content == "hello"
     assert sent_messages(server) == [{"role": "user", "content": "hi there"}]
     assert tool_names_offered(server) == []
+
+
+def test_async_streamed_retrieve_round_trip(
+    server: ScriptedServer,
+    chat_openai: Callable[..., ChatOpenAI],
+    session_messages: list[BaseMessage],
+    workflow_runs: str,
+) -> None:
+    server.script(
+        tool_call_reply(RETRIEVE_TOOL_NAME, {"key": ccr_key(workflow_runs), "lines": "1-1"}, call_id="call_hr_a"),
+        text_reply("All runs listed; 2802600146 failed."),
+    )
+    model = HeadroomChatModel(chat_openai())
+
+    async def collect() -> list[Any]:
+        return [c async for c in model.astream(session_messages)]
+
+    chunks = asyncio.run(collect())
+    assert "".join(str(c.content) for c in chunks) == "All runs listed; 2802600146 failed."
+    assert not any(c.tool_call_chunks for c in chunks)
+    assert sent_messages(server, 1)[-1]["tool_call_id"] == "call_hr_a"
