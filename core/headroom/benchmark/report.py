@@ -250,6 +250,7 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
         "report counting share",
         "tokenizer share",
         "MB/s excl. report counting",
+        "ccr ok",
     ]
     if targets:
         header.append("benchmark target")
@@ -269,13 +270,14 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
             _pct(s.count_share),
             _pct(s.tokenize_share),
             "-" if s.mb_per_s_without_counting is None else _rate(s.mb_per_s_without_counting),
+            f"{s.ccr_ok}/{s.ccr_keys}",
         ]
         if targets:
             goal = TARGETS.get(s.kind)
             unmet = s.unmet()
             row.append("-" if goal is None else ("met" if not unmet else "NOT met: " + "; ".join(unmet)))
         rows.append(row)
-    return _table(header, rows, markdown=markdown, right=set(range(2, 13)))
+    return _table(header, rows, markdown=markdown, right=set(range(2, 14)))
 
 
 def to_json(results: Sequence[CaseResult], *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
