@@ -60,7 +60,7 @@ def from_openai_messages(dicts: Sequence[dict[str, Any]], originals: Sequence[Ba
     i = 0
     while i < len(dicts):
         d = dicts[i]
-        origin = d.get(ORIGIN_KEY)
+        origin: Any = d.get(ORIGIN_KEY)
         if not _valid_origin(origin, len(originals)):
             result.extend(convert_to_messages([strip_origin(d)]))
             i += 1
@@ -68,7 +68,7 @@ def from_openai_messages(dicts: Sequence[dict[str, Any]], originals: Sequence[Ba
         index, _part, parts = origin
         group = [d]
         while len(group) < parts and i + len(group) < len(dicts):
-            nxt = dicts[i + len(group)].get(ORIGIN_KEY)
+            nxt: Any = dicts[i + len(group)].get(ORIGIN_KEY)
             if not _valid_origin(nxt, len(originals)) or nxt[0] != index:
                 break
             group.append(dicts[i + len(group)])

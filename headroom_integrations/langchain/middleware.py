@@ -107,14 +107,15 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
     def _request_for(
         request: ModelRequest, prepared: CompressedMessages, rounds: RetrievalRounds, extra: list[BaseMessage]
     ) -> ModelRequest:
-        messages = list(prepared.messages)
+        messages: list[Any] = list(prepared.messages)
         system = request.system_message
         if system is not None and messages and isinstance(messages[0], SystemMessage):
             system, messages = messages[0], messages[1:]
         tools = list(request.tools)
         if rounds.offer_tool() and not any(_tool_name(t) == RETRIEVE_TOOL_NAME for t in tools):
             tools.append(RETRIEVE_TOOL)
-        return request.override(messages=[*messages, *extra], system_message=system, tools=tools)
+        outgoing: list[Any] = [*messages, *extra]
+        return request.override(messages=outgoing, system_message=system, tools=tools)
 
     @staticmethod
     def _answer_of(response: Any) -> AIMessage | None:
