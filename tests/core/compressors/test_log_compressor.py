@@ -277,3 +277,15 @@ def test_compress_on_a_tool_message_routes_logs_and_restores_by_key(corpus_dir: 
     assert "log_compressor" in result.transforms_applied
     assert result.tokens_after < result.tokens_before * 0.2
     assert headroom.retrieve(result.ccr_keys[0]) == text
+
+
+@pytest.mark.corpus
+def test_router_cache_does_not_serve_a_result_made_with_other_content_settings(corpus_dir: Path) -> None:
+    from headroom.compressors.router import compress_content
+
+    text = read_log(corpus_dir, "HDFS")
+    first, _, _, _ = compress_content(text, ctx_for(config=log_config(keep_first_lines=1)))
+    second, _, _, hit = compress_content(text, ctx_for(config=log_config(keep_first_lines=30)))
+    assert first is not None and second is not None
+    assert not hit
+    assert second.details["kept_lines"] > first.details["kept_lines"]
