@@ -27,12 +27,25 @@ every record with a rare status/conclusion/state/type value (JSON); the quoted l
 example of every shape of error/fatal/severe/exception line, and of alert lines in
 labelled logs such as BGL (logs). "ccr ok" means the CCR key restores the original exactly.
 
+Timing: latency is the headroom.compress call, each file compressed cold (result and
+token-count caches emptied first); MB/s is input bytes over that time on one core.
+"report counting share" is what counting the request's tokens before and after costs (cold,
+timed apart) relative to the latency; "tokenizer share" is the time spent in the tokenizer
+inside the call; "MB/s excl. report counting" is the throughput if those counts were free.
+
 By default the bundled samples are used; --corpus ../shared/corpus runs the full set.
 The CCR store is a temporary SQLite file (your own store is not touched). --strict exits
 with status 1 when a target is lost, a file errors or a benchmark goal is unmet.
 
 --session runs the multi-turn agent session benchmark instead (per-turn tokens and
 compression time of a 20-turn agent loop over the full corpus)."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def add_bench_parser(subparsers: Any) -> None:
@@ -54,7 +67,7 @@ def add_bench_parser(subparsers: Any) -> None:
     p.add_argument("--model", default="gpt-4o", help="model whose tokenizer counts tokens (default: gpt-4o)")
     p.add_argument(
         "--repeat",
-        type=int,
+        type=_positive_int,
         default=1,
         metavar="N",
         help="compress each file N times, each cold, and report the fastest run (default: 1)",
