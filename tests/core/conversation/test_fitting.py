@@ -314,3 +314,34 @@ def test_newest_result_larger_than_the_window_is_elided_as_the_last_resort(sampl
     assert result.report["steps"] == ["elide_newest"] and openai_problems(result.messages) == []
     key = next(k for k in result.ccr_keys if k in result.messages[-1]["content"])
     assert store.get(key) == log
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("window", [8_000, 16_000, 32_000])
+def test_every_kept_turn_shows_what_its_own_question_named(
+    fitted: dict[int, Any], window: int, corpus_session: list[SessionTurn]
+) -> None:
+    result = fitted[window][2]
+    outputs = _tool_outputs_by_turn(corpus_session, result.messages)
+    kept = {k: texts for k, texts in outputs.items() if not any(t.startswith(MARKER_PREFIX) for t in texts)}
+    assert len(kept) >= 2
+    for turn, texts in kept.items():
+        assert all(needle in "\n".join(texts) for needle in corpus_session[turn].needles), corpus_session[turn].question
+
+
+@pytest.mark.corpus
+def test_judging_every_output_by_the_last_question_would_lose_earlier_records(
+    corpus_session: list[SessionTurn],
+) -> None:
+    messages = conversation_until(corpus_session, len(corpus_session) - 1)
+    config = HeadroomConfig()
+    per_turn = _tool_outputs_by_turn(corpus_session, headroom.compress(messages, config=config).messages)
+    last_only = _tool_outputs_by_turn(
+        corpus_session, headroom.compress(messages, config=config, query=corpus_session[-1].question).messages
+    )
+
+    def missing(outputs: dict[int, list[str]]) -> list[int]:
+        return [k for k, t in enumerate(corpus_session) if not all(n in "\n".join(outputs[k]) for n in t.needles)]
+
+    assert missing(per_turn) == []
+    assert len(missing(last_only)) >= 5
