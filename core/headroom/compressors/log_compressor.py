@@ -50,6 +50,7 @@ _CONTINUATION_PREFIXES = (" ", "\t", "Caused by", "... ", "Traceback (most recen
 _EXCEPTION_LINE = re.compile(r"[\w$.]+(?:Exception|Error|Exit|Interrupt)(?::|$)")
 _TRACE_CUE = re.compile(r"^\s+at |^\s+File \"|^Caused by|^Traceback|^\s+\.\.\. \d+ more", re.M)
 _LABEL = re.compile(r"[A-Z][A-Z_]{2,}")
+_QUOTED = re.compile(r"[\"'`]([^\"'`]{3,200})[\"'`]")
 _MAX_VALUE_CHARS = 48
 
 
@@ -292,7 +293,10 @@ class LogCompressor:
                     plan.keep.add(i)
                     plan.query_lines += 1
         budget = cfg.max_query_matches
-        for ident in query_identifiers(query):
+        # Quoted text is searched as a whole: the date or pid inside a quoted line would match
+        # hundreds of unrelated lines.
+        quoted = _QUOTED.findall(query)
+        for ident in dict.fromkeys([*quoted, *query_identifiers(_QUOTED.sub(" ", query))]):
             needle = ident.lower()
             if len(needle) < 3 or needle not in low:
                 continue

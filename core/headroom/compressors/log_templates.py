@@ -179,21 +179,13 @@ def distinct_values(
     positions = [i for i, t in enumerate(template.tokens) if t in (VAR, WILDCARD) and i >= first_position]
     if not positions or limit <= 0:
         return [], 0
-    seen: dict[int, dict[str, None]] = {p: {} for p in positions}
-    alive = set(positions)
-    scanned = 0
-    n = len(template.tokens)
-    for index in template.members():
-        if scanned >= scan_cap or not alive:
-            break
-        scanned += 1
-        last = max(alive)
-        tokens = lines[index].split(None, last + 1) if last + 1 < n else lines[index].split()
-        if len(tokens) <= last or (last + 1 >= n and len(tokens) != n):
-            continue
-        for p in list(alive):
-            values = seen[p]
-            values.setdefault(tokens[p], None)
-            if len(values) > limit:
-                alive.discard(p)
-    return [(p, list(seen[p])) for p in positions if p in alive and len(seen[p]) > 1], scanned
+    members = template.members()[:scan_cap]
+    last = positions[-1]
+    # Split only as far as the last variable position; the column loops below run in C.
+    rows = [lines[i].split(None, last + 1) for i in members]
+    found = []
+    for p in positions:
+        values = dict.fromkeys(r[p] for r in rows if len(r) > p)
+        if 1 < len(values) <= limit:
+            found.append((p, list(values)))
+    return found, len(members)
