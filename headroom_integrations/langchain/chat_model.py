@@ -24,10 +24,8 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-import headroom
-from headroom import metrics
 from headroom.config import HeadroomConfig, HeadroomMode
-from headroom.errors import HeadroomError, InvalidArgumentError
+from headroom.errors import InvalidArgumentError
 from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
@@ -52,6 +50,7 @@ from headroom_integrations.langchain.retrieval import (
     RETRIEVE_TOOL,
     RetrievalRounds,
     note_retrieve_indexes,
+    start_rounds,
     strip_retrieve_chunks,
 )
 
@@ -210,20 +209,7 @@ class HeadroomChatModel(BaseChatModel):
         return compress_messages(messages, model=self.counting_model, config=self.config, mode=self.mode, **overrides)
 
     def _rounds(self, prepared: CompressedMessages) -> RetrievalRounds:
-        cfg = prepared.config
-        store = None
-        if prepared.elided and cfg.ccr.inject_retrieval_tool:
-            try:
-                store = headroom.get_store(cfg)
-            except HeadroomError:
-                metrics.increment("errors.langchain.store")
-                log.warning("CCR store unavailable; headroom_retrieve is not offered", exc_info=True)
-        return RetrievalRounds(
-            store=store,
-            max_rounds=cfg.ccr.max_retrieval_rounds,
-            offered=store is not None,
-            expose=self.expose_retrieve_tool,
-        )
+        return start_rounds(prepared, expose=self.expose_retrieve_tool)
 
     def _delegate(self, kwargs: dict[str, Any], rounds: RetrievalRounds) -> tuple[Runnable[Any, Any], dict[str, Any]]:
         """The runnable to call and its keywords: the wrapped model, with headroom_retrieve added when offered.

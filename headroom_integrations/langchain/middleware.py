@@ -23,11 +23,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import headroom
-from headroom import metrics
 from headroom.ccr import RETRIEVE_TOOL, RETRIEVE_TOOL_NAME
 from headroom.config import HeadroomConfig, HeadroomMode
-from headroom.errors import HeadroomError
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -42,7 +39,7 @@ from headroom_integrations.langchain.compression import (
     model_name_of,
     overrides_from_config,
 )
-from headroom_integrations.langchain.retrieval import RetrievalRounds
+from headroom_integrations.langchain.retrieval import RetrievalRounds, start_rounds
 
 __all__ = ["HEADROOM_EVENT", "HeadroomMiddleware"]
 
@@ -88,20 +85,7 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         )
 
     def _rounds(self, prepared: CompressedMessages) -> RetrievalRounds:
-        cfg = prepared.config
-        store = None
-        if prepared.elided and cfg.ccr.inject_retrieval_tool:
-            try:
-                store = headroom.get_store(cfg)
-            except HeadroomError:
-                metrics.increment("errors.langchain.store")
-                log.warning("CCR store unavailable; headroom_retrieve is not offered", exc_info=True)
-        return RetrievalRounds(
-            store=store,
-            max_rounds=cfg.ccr.max_retrieval_rounds,
-            offered=store is not None,
-            expose=self.expose_retrieve_tool,
-        )
+        return start_rounds(prepared, expose=self.expose_retrieve_tool)
 
     @staticmethod
     def _request_for(

@@ -13,16 +13,26 @@ next turn, the markers are still in its context).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import headroom
 from headroom import metrics
 from headroom.ccr import RETRIEVE_TOOL, RETRIEVE_TOOL_NAME, execute_retrieve_tool
+from headroom.ccr.markers import referenced_keys
 from headroom.ccr.store import CCRStore
+from headroom.config import HeadroomMode
+from headroom.errors import HeadroomError
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
-__all__ = ["RETRIEVE_TOOL", "RETRIEVE_TOOL_NAME", "RetrievalRounds", "without_retrieve_calls"]
+from headroom_integrations.langchain.compression import CompressedMessages
+from headroom_integrations.langchain.convert import to_openai_messages
+
+__all__ = ["RETRIEVE_TOOL", "RETRIEVE_TOOL_NAME", "RetrievalRounds", "start_rounds", "without_retrieve_calls"]
+
+log = logging.getLogger("headroom.langchain")
 
 
 def _is_retrieve_call(call: Any) -> bool:
@@ -137,6 +147,31 @@ class RetrievalRounds:
             "retrieval_rounds": self.rounds,
             "retrieved_keys": list(self.keys),
         }
+
+
+def start_rounds(prepared: CompressedMessages, *, expose: bool = False) -> RetrievalRounds:
+    """The retrieval loop of one call: the tool is offered when the request omits stored content.
+
+    That is content omitted by this compression (its new keys) or by an earlier step whose
+    marker is still in the messages (a tool result compressed when it arrived).
+    """
+    cfg = prepared.config
+    rounds = RetrievalRounds(store=None, max_rounds=cfg.ccr.max_retrieval_rounds, offered=False, expose=expose)
+    sent_originals = prepared.result is not None and prepared.result.mode != HeadroomMode.OPTIMIZE.value
+    if not cfg.ccr.enabled or not cfg.ccr.inject_retrieval_tool or sent_originals:
+        return rounds
+    try:
+        store = headroom.get_store(cfg)
+        keys = prepared.result.ccr_keys if prepared.elided and prepared.result else ()
+        if not keys:
+            keys = referenced_keys(to_openai_messages(prepared.messages), store)
+    except HeadroomError:
+        metrics.increment("errors.langchain.store")
+        log.warning("CCR store unavailable; headroom_retrieve is not offered", exc_info=True)
+        return rounds
+    if keys:
+        rounds.store, rounds.offered = store, True
+    return rounds
 
 
 def note_retrieve_indexes(chunk: AIMessageChunk, indexes: set[Any]) -> None:

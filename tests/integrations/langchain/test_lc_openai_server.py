@@ -16,7 +16,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field
 
-from headroom_integrations.langchain import HeadroomChatModel
+from headroom_integrations.langchain import HeadroomChatModel, compress_tool_output
 from tests.integrations.langchain.lc_helpers import (
     FAILED_RUN_ID,
     SYSTEM_PROMPT,
@@ -244,3 +244,20 @@ def test_async_streamed_retrieve_round_trip(
     assert "".join(str(c.content) for c in chunks) == "All runs listed; 2802600146 failed."
     assert not any(c.tool_call_chunks for c in chunks)
     assert sent_messages(server, 1)[-1]["tool_call_id"] == "call_hr_a"
+
+
+def test_retrieve_tool_is_offered_for_markers_left_by_an_earlier_step(
+    server: ScriptedServer,
+    chat_openai: Callable[..., ChatOpenAI],
+    session_messages: list[BaseMessage],
+    workflow_runs: str,
+) -> None:
+    crushed, _ = compress_tool_output(workflow_runs, tool_name="list_workflow_runs", query="failed")
+    messages = [*session_messages[:-1], session_messages[-1].model_copy(update={"content": crushed})]
+    server.script(text_reply("ok"))
+    out = HeadroomChatModel(chat_openai()).invoke(
+        messages, headroom_tool_profiles={"list_workflow_runs": {"skip_compression": True}}
+    )
+    assert sent_messages(server)[-1]["content"] == crushed  # nothing new was omitted by this request
+    assert out.response_metadata["headroom"]["ccr_keys"] == []
+    assert RETRIEVE_TOOL_NAME in tool_names_offered(server)
