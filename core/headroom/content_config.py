@@ -59,10 +59,11 @@ class LogCompressorConfig(_Settings):
         25, ge=0, description="At most this many lines naming an identifier of the question are kept verbatim."
     )
     importance_pattern: str = Field(
-        r"error|fatal|severe|exception|critical|panic|traceback|fail|denied|refused|timeout|timed out|abort|segfault",
+        r"error|fatal|severe|exception|critical|panic|traceback|segfault|abort",
         description=(
             "Lines matching this regex (applied to the lower-cased line, so write it in lower case) are error lines: "
-            "each shape of them keeps a verbatim example and its count."
+            "each shape of them keeps a verbatim example and its count. Other lines ('failed', 'denied', ...) are "
+            "summarised by template, one example each."
         ),
     )
 
