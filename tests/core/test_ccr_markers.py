@@ -30,5 +30,5 @@ def test_referenced_keys_of_a_crushed_tool_result_are_in_the_store(samples_dir: 
     store = get_store(HeadroomConfig())
     assert referenced_keys(messages, store) == crushed.ccr_keys
     assert (
-        referenced_keys(messages + [{"role": "user", "content": "and hr_ffffffffffffffff?"}], store) == crushed.ccr_keys
+        referenced_keys([*messages, {"role": "user", "content": "and hr_ffffffffffffffff?"}], store) == crushed.ccr_keys
     )
