@@ -260,6 +260,9 @@ class SessionTurnRow:
     new_ms: float
     cold_ms: float | None = None
     """The same request compressed with an empty result cache (what re-crushing everything costs)."""
+    cost_before_usd: float | None = None
+    cost_after_usd: float | None = None
+    """Input cost of the compressed request, cached tokens at the cached-input price."""
 
     @property
     def seen_ms_per_output(self) -> float:
@@ -320,6 +323,15 @@ class SessionBenchReport:
             )
         )
         lines.append(f"time per previously seen tool output: max {self.max_seen_ms_per_output:.3f} ms")
+        costs = [(r.cost_before_usd, r.cost_after_usd) for r in self.rows]
+        if costs and all(b is not None and a is not None for b, a in costs):
+            before = sum(b for b, _ in costs if b is not None)
+            after = sum(a for _, a in costs if a is not None)
+            cached = sum(r.cached_tokens for r in self.rows)
+            lines.append(
+                f"input cost over the session: ${before:.2f} -> ${after:.2f} "
+                f"({cached:,} of {self.tokens_after:,} sent tokens expected from the provider's prompt cache)"
+            )
         lines.append(
             f"tokens sent over the session: {self.tokens_before:,} -> {self.tokens_after:,} ({saved:.0%} fewer)"
         )
@@ -352,7 +364,7 @@ def run_session_bench(
     )
     session = build_agent_session(corpus_dir, turns)
     # Load tokenizers and compressors once, outside the measurements (a process pays this once).
-    compress([{"role": "user", "content": "warm up"}], model, config=config, mode="simulate", session_id="warm-up")
+    compress(conversation_until(session, 0), model, config=config, mode="simulate", session_id="warm-up")
     result_cache.clear()
     prefix_freeze.forget_sessions()
     cache_hints.forget_sessions()
@@ -396,6 +408,8 @@ def run_session_bench(
                 seen_ms=seen_ms,
                 new_ms=new_ms,
                 cold_ms=cold_ms,
+                cost_before_usd=result.cost_before_usd,
+                cost_after_usd=result.cost_after_usd,
             )
         )
     return SessionBenchReport(model, optimization_mode, tuple(rows))
