@@ -74,8 +74,8 @@ class SearchCompressorConfig(_Settings):
     enabled: bool = Field(True, description="Compress grep/ripgrep-style search results.")
     min_matches: int = Field(30, ge=1, description="Results with fewer matching lines are left alone.")
     max_matches_per_file: int = Field(4, ge=1, description="Matches kept per file (its first match always among them).")
-    max_total_matches: int = Field(
-        60, ge=1, description="Matches kept overall; every file's first match is kept even beyond it."
+    max_extra_matches: int = Field(
+        40, ge=0, description="Matches kept beyond each file's first match, most relevant to the question first."
     )
 
 

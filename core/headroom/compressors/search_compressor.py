@@ -4,7 +4,7 @@ Understood formats: ``path:line:text`` (``grep -rn``, ``rg --no-heading``), ``pa
 (``rg --vimgrep``), context lines ``path-line-text`` with ``--`` separators (``grep -C``), and
 ripgrep's heading mode (a path line, then ``line:text`` lines). Per file the first match is always
 kept, then the matches most relevant to the question (exact identifiers first, then BM25), up
-to a cap per file and overall. Kept lines are verbatim; a marker under each file says how many of
+to a cap per file and a cap on matches beyond the first ones. Kept lines are verbatim; a marker under each file says how many of
 its matches were omitted and at which lines of the original they are.
 """
 
@@ -83,7 +83,7 @@ class SearchCompressor:
         total = sum(len(f.matches) for f in files.values())
         if total < cfg.min_matches:
             return None
-        keep = self._choose(lines, files, ctx.query, cfg.max_matches_per_file, cfg.max_total_matches)
+        keep = self._choose(lines, files, ctx.query, cfg.max_matches_per_file, cfg.max_extra_matches)
         kept_matches = sum(1 for f in files.values() for i in f.matches if i in keep)
         if kept_matches >= total:
             return None
@@ -116,11 +116,12 @@ class SearchCompressor:
         )
 
     @staticmethod
-    def _choose(lines: list[str], files: dict[str, _File], query: str, per_file: int, overall: int) -> set[int]:
+    def _choose(lines: list[str], files: dict[str, _File], query: str, per_file: int, extra: int) -> set[int]:
         keep = {f.matches[0] for f in files.values() if f.matches}
         candidates = [i for f in files.values() for i in f.matches[1:]]
-        if not candidates or overall <= len(keep):
+        if not candidates or extra <= 0:
             return keep
+        overall = len(keep) + extra
         ids = [i.lower() for i in query_identifiers(query)]
         docs = [lines[i] for i in candidates]
         exact = [n for n, d in enumerate(docs) if ids and any(x in d.lower() for x in ids)]

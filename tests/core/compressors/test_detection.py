@@ -39,8 +39,12 @@ def test_detects_json_arrays_and_objects(samples_dir: Path) -> None:
 
 
 def test_detects_git_diffs_and_git_log_patches() -> None:
-    assert detect_content_type(run("git", "log", "-p", "-3", "--", "core/")) is ContentType.DIFF
-    assert detect_content_type(run("git", "show", "HEAD~1", "--", "core/")) is ContentType.DIFF
+    # The oldest commits of the repo: the same text whatever is committed later.
+    assert (
+        detect_content_type(run("git", "log", "-p", "--reverse", "--", "core/headroom/config.py")) is ContentType.DIFF
+    )
+    root = run("git", "rev-list", "--max-parents=0", "HEAD").split()[0]
+    assert detect_content_type(run("git", "show", root, "--", "core/headroom/compress.py")) is ContentType.DIFF
 
 
 def test_detects_grep_results() -> None:

@@ -36,7 +36,7 @@ def files_of(output: str) -> dict[str, list[str]]:
 
 
 def test_keeps_every_files_first_match_verbatim() -> None:
-    text = grep("-rn", "def ", "core/headroom")
+    text = grep("-rn", "--include=*.py", "def ", "core/headroom")
     out = SearchCompressor().compress(text, ctx_for())
     assert out is not None
     original = files_of(text)
@@ -45,7 +45,7 @@ def test_keeps_every_files_first_match_verbatim() -> None:
 
 
 def test_keeps_the_match_the_question_is_about() -> None:
-    text = grep("-rn", "def ", "core/headroom")
+    text = grep("-rn", "--include=*.py", "def ", "core/headroom")
     target = next(line for line in text.splitlines() if "def query_identifiers" in line)
     out = SearchCompressor().compress(text, ctx_for(query="where is query_identifiers defined?"))
     assert out is not None
@@ -53,8 +53,8 @@ def test_keeps_the_match_the_question_is_about() -> None:
 
 
 def test_caps_matches_per_file_and_names_the_rest() -> None:
-    text = grep("-rn", "def ", "core/headroom")
-    out = SearchCompressor().compress(text, ctx_for(max_matches_per_file=2, max_total_matches=500))
+    text = grep("-rn", "--include=*.py", "def ", "core/headroom")
+    out = SearchCompressor().compress(text, ctx_for(max_matches_per_file=2, max_extra_matches=500))
     assert out is not None
     kept = files_of(out.text)
     assert max(len(v) for v in kept.values()) == 2
@@ -62,19 +62,19 @@ def test_caps_matches_per_file_and_names_the_rest() -> None:
     assert re.search(rf"\[… {len(busiest[1]) - 2} more matches in {re.escape(busiest[0])} at L\d+-\d+ …\]", out.text)
 
 
-def test_max_total_matches_bounds_the_output_beyond_first_matches() -> None:
-    text = grep("-rn", "def ", "core/headroom")
+def test_max_extra_matches_bounds_the_output_beyond_first_matches() -> None:
+    text = grep("-rn", "--include=*.py", "def ", "core/headroom")
     n_files = len(files_of(text))
-    small = SearchCompressor().compress(text, ctx_for(max_total_matches=1))
-    large = SearchCompressor().compress(text, ctx_for(max_total_matches=200, max_matches_per_file=50))
-    assert small is not None and large is not None
-    assert small.details["kept_matches"] == n_files  # first matches are kept even beyond the cap
-    assert large.details["kept_matches"] == 200
+    none = SearchCompressor().compress(text, ctx_for(max_extra_matches=0))
+    some = SearchCompressor().compress(text, ctx_for(max_extra_matches=50, max_matches_per_file=50))
+    assert none is not None and some is not None
+    assert none.details["kept_matches"] == n_files  # first matches are always kept
+    assert some.details["kept_matches"] == n_files + 50
 
 
 def test_context_lines_next_to_kept_matches_stay() -> None:
-    text = grep("-rn", "-C", "1", "class ", "core/headroom")
-    out = SearchCompressor().compress(text, ctx_for(max_matches_per_file=1, max_total_matches=1))
+    text = grep("-rn", "--include=*.py", "-C", "1", "class ", "core/headroom")
+    out = SearchCompressor().compress(text, ctx_for(max_matches_per_file=1, max_extra_matches=0))
     assert out is not None
     lines = text.splitlines()
     seen: set[str] = set()
@@ -92,7 +92,7 @@ def test_context_lines_next_to_kept_matches_stay() -> None:
 
 
 def test_ccr_key_restores_all_results() -> None:
-    text = grep("-rn", "import", "core/headroom")
+    text = grep("-rn", "--include=*.py", "import", "core/headroom")
     store = CCRStore("sqlite://")
     out = SearchCompressor().compress(text, ctx_for(store=store))
     assert out is not None and out.ccr_key and out.ccr_key in out.text
@@ -101,7 +101,7 @@ def test_ccr_key_restores_all_results() -> None:
 
 
 def test_reduces_tokens_of_a_large_search() -> None:
-    text = grep("-rn", "self", "core/headroom")
+    text = grep("-rn", "--include=*.py", "self", "core/headroom")
     out = SearchCompressor().compress(text, ctx_for(query="retrieval feedback"))
     assert out is not None
     counter = get_counter("gpt-4o")
