@@ -300,6 +300,9 @@ def _validate_anthropic_messages(body: dict[str, Any]) -> None:
                 "not \"system\" as an input message role." if role == "system" else
                 f'messages.{i}.role: Input should be \'user\' or \'assistant\''
             )  # fmt: skip
+        extra = sorted(set(msg) - {"role", "content"})
+        if extra:
+            raise _BadRequest(f"messages.{i}.{extra[0]}: Extra inputs are not permitted")
         content = msg.get("content")
         if isinstance(content, str):
             if not content and not (role == "assistant" and i == len(messages) - 1):

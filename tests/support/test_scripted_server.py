@@ -192,3 +192,9 @@ def test_anthropic_rejects_more_than_four_cache_breakpoints(srv: ScriptedServer,
     ]
     with pytest.raises(anthropic.BadRequestError, match="maximum of 4 blocks"):
         claude.messages.create(model="claude-haiku-4-5", max_tokens=10, system=system, messages=messages)  # type: ignore[arg-type]
+
+
+def test_anthropic_rejects_unknown_message_keys(srv: ScriptedServer, claude: anthropic.Anthropic) -> None:
+    messages = [{"role": "user", "content": "hi", "name": "bob"}]
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.0\.name: Extra inputs"):
+        claude.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=messages)  # type: ignore[arg-type]

@@ -9,8 +9,10 @@ back:
   ``cache_control`` kept on them), its other blocks a ``user`` message after them;
 - images, documents, thinking blocks and ``cache_control`` travel unchanged inside content parts.
 
-Converting back merges tool results and a user message that follows them into one user message,
-as the Messages API requires (it would merge consecutive user turns itself). Cache hints place an
+Converting back puts consecutive tool results into one user message, as the Messages API
+requires, and the other blocks of a user message that carried tool results back beside them
+(the split part is marked with a private key that never reaches the provider); a separate user
+turn stays separate. Cache hints place an
 ``ephemeral`` ``cache_control`` breakpoint after the stable prefix (tools and system) when it is
 large enough to be cached and the request has breakpoints to spare (at most four in all).
 """
@@ -29,6 +31,8 @@ from headroom.tokens import get_counter
 __all__ = ["AnthropicProvider"]
 
 _TOOL_RESULT_KEYS = ("type", "tool_use_id", "content")
+_JOINS_TOOL_RESULTS = "_headroom_joins_tool_results"
+"""Marks the user message holding the non-tool blocks of a user message that also carried tool results."""
 CACHE_WRITE_PREMIUM = 0.25
 """Anthropic bills 5-minute cache writes at 1.25x the base input price."""
 
@@ -158,7 +162,10 @@ class AnthropicProvider(Provider):
             else:
                 others.append(block)
         if others or not out:
-            out.append({"role": "user", "content": others})
+            rest: dict[str, Any] = {"role": "user", "content": others}
+            if out:
+                rest[_JOINS_TOOL_RESULTS] = True
+            out.append(rest)
         return out
 
     # -- OpenAI format -> Anthropic ------------------------------------------------------------------
@@ -180,7 +187,7 @@ class AnthropicProvider(Provider):
                     out.append({"role": "user", "content": [block]})
                     open_tool_turn = True
                 continue
-            if role == "user" and open_tool_turn:
+            if role == "user" and open_tool_turn and m.get(_JOINS_TOOL_RESULTS):
                 out[-1]["content"].extend(_blocks(m.get("content")))
             elif role == "assistant":
                 out.append(self._assistant_from_core(m))

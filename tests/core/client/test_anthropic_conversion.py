@@ -150,3 +150,16 @@ def test_usage_counts_cache_reads_and_writes_as_input() -> None:
         input_tokens=10, output_tokens=3, cache_read_input_tokens=100, cache_creation_input_tokens=20
     )
     assert AnthropicProvider.usage_from(usage) == ProviderUsage(130, 3, cached_tokens=100, cache_creation_tokens=20)
+
+
+def test_separate_user_turns_after_tool_results_stay_separate() -> None:
+    use = {"type": "tool_use", "id": "toolu_1", "name": "list_workflow_runs", "input": {}}
+    request = {"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "runs?"},
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "[]"}]},
+        {"role": "user", "content": [{"type": "text", "text": "and the failed one?"}]},
+    ]}  # fmt: skip
+    core = PROVIDER.to_core_messages(request)
+    assert PROVIDER.with_core_messages(request, core) == request
+    assert PROVIDER.with_core_messages(request, [dict(m) for m in core]) == request

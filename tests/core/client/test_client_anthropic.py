@@ -209,3 +209,22 @@ def test_count_tokens_and_other_calls_pass_through(
     assert counted.input_tokens > 0
     assert client.api_key == "test-key"
     assert [r.path for r in srv.requests] == ["/v1/messages/count_tokens"]
+
+
+def test_fitting_a_long_agent_history_keeps_anthropic_tool_pairing_valid(
+    srv: ScriptedServer, claude: anthropic.Anthropic, store_url: str, anthropic_messages: list[dict[str, Any]]
+) -> None:
+    history: list[dict[str, Any]] = []
+    for turn in range(6):  # six agent turns over the same real tool output, each with its own tool_use id
+        use = {**anthropic_messages[1]["content"][1], "id": f"toolu_{turn}"}
+        result = {**anthropic_messages[2]["content"][0], "tool_use_id": f"toolu_{turn}"}
+        history += [{"role": "user", "content": f"{QUESTION} (attempt {turn})"},
+                    {"role": "assistant", "content": [use]}, {"role": "user", "content": [result]}]  # fmt: skip
+    client = _client(claude, store_url, default_mode="optimize", model_context_limits={MODEL: 60_000})
+    client.messages.create(model=MODEL, max_tokens=1000, system=SYSTEM, messages=history, headroom_keep_turns=1,
+                           headroom_output_buffer_tokens=4000)  # fmt: skip
+    record = client.last_record
+    assert record is not None and record.tokens_before > 400_000
+    assert record.tokens_after <= 56_000
+    sent = srv.last_request.body["messages"]  # accepted: every tool_use has its tool_result right after it
+    assert sent[-3]["content"] == f"{QUESTION} (attempt 5)"
