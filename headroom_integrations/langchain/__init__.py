@@ -12,6 +12,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("headroom_integrations.langchain needs LangChain: pip install 'headroom[langchain]'") from exc
+
 from headroom_integrations.langchain.callbacks import (
     CallbackSummary,
     HeadroomCallbackHandler,
@@ -26,7 +33,6 @@ from headroom_integrations.langchain.compression import (
     compress_tool_output,
 )
 from headroom_integrations.langchain.convert import from_openai_messages, to_openai_messages
-from headroom_integrations.langchain.middleware import HeadroomMiddleware
 from headroom_integrations.langchain.retrieval import without_retrieve_calls
 from headroom_integrations.langchain.tools import (
     compress_messages_hook,
@@ -54,3 +60,16 @@ __all__ = [
     "to_openai_messages",
     "without_retrieve_calls",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The middleware needs the `langchain` package (agents), not only langchain-core: import it on use.
+    if name == "HeadroomMiddleware":
+        try:
+            from headroom_integrations.langchain.middleware import HeadroomMiddleware
+        except ImportError as exc:
+            raise ImportError(
+                "HeadroomMiddleware needs langchain>=1.0 (langchain.agents): pip install 'headroom[langchain]'"
+            ) from exc
+        return HeadroomMiddleware
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -114,3 +114,12 @@ def test_reset_forgets_records(session_messages: list[BaseMessage]) -> None:
     _model().invoke(session_messages, config={"callbacks": [handler]})
     handler.reset()
     assert handler.llm_calls == [] and handler.summary().llm_calls == 0
+
+
+def test_records_streamed_calls_with_their_compression_facts(session_messages: list[BaseMessage]) -> None:
+    handler = HeadroomCallbackHandler()
+    model = HeadroomChatModel(GenericFakeChatModel(messages=iter(["Run 2802600146 failed in Lint."])))
+    chunks = list(model.stream(session_messages, config={"callbacks": [handler]}))
+    [record] = handler.llm_calls
+    assert len(chunks) > 3
+    assert record.tokens_saved > 0
