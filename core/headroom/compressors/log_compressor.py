@@ -98,13 +98,23 @@ def _timestamp(line: str) -> str:
     return m.group(0) if m else ""
 
 
+def _without_common_date(first: str, last: str) -> str:
+    """``last`` without its date when ``first`` has the same date ("Dec 10 11:04:42" -> "11:04:42")."""
+    a, b = first.split(" "), last.split(" ")
+    if len(a) == len(b) > 1 and a[:-1] == b[:-1]:
+        return b[-1]
+    return last
+
+
 def _annotation(template: Template, lines: Sequence[str], shown: int, cfg: LogCompressorConfig) -> str:
     count = template.count
     first, last = template.first_line, template.last_line
-    parts = [f"  ^ ×{count} ({count - shown} omitted) L{first + 1}-{last + 1}"]
+    # "×N" alone means one line shown and N-1 omitted; the omitted count is spelled out otherwise.
+    omitted = "" if shown == 1 else f" ({count - shown} omitted)"
+    parts = [f"  ^ ×{count}{omitted} L{first + 1}-{last + 1}"]
     t0, t1 = _timestamp(lines[first]), _timestamp(lines[last])
     if t0 or t1:
-        parts.append(f"{t0} … {t1}" if t0 != t1 else t0)
+        parts.append(f"{t0} … {_without_common_date(t0, t1)}" if t0 != t1 else t0)
     # Times are already given as first … last: their pieces are no "values".
     stamp = _TIMESTAMP.search(lines[first], 0, 80)
     in_stamp = len(lines[first][: stamp.end()].split()) if stamp else 0
@@ -151,8 +161,8 @@ class LogCompressor:
         omitted = n - len(plan.keep)
         header = (
             f"[headroom log summary: {n} lines; kept verbatim: error/alert lines (one per shape), lines the "
-            f"question names, first/last lines, one example per template. '  ^ ×N (M omitted) Lstart-end | first … last "
-            f"time | values' under a line describes the N lines of its shape; '… La-b …' marks omitted lines. "
+            f"question names, first/last lines, one example per template. '  ^ ×N Lstart-end | first … last time | values' "
+            f"under a line: N lines of its shape in the log, the ones not shown omitted; '… La-b …' marks omitted lines. "
             f"{omitted} lines omitted; full log: "
             f"{retrieve_hint(key)}]"
         )
