@@ -1,4 +1,4 @@
-"""What every lossy content compressor shares: may it drop anything, and the words of its marker.
+"""What every lossy content compressor shares: may it drop anything, the words of its marker, its metrics.
 
 A marker tells the model what was omitted and how to get it back, naming the CCR key of the
 *whole* original and the ``headroom_retrieve`` arguments (``lines`` ranges of that original,
@@ -7,9 +7,19 @@ or a ``query``).
 
 from __future__ import annotations
 
-from headroom.compressors.base import CompressionContext
+from headroom import metrics
+from headroom.compressors.base import Compressed, CompressionContext
 
-__all__ = ["may_drop", "retrieve_hint"]
+__all__ = ["counted", "may_drop", "retrieve_hint"]
+
+
+def counted(out: Compressed) -> Compressed:
+    """``out``, counted in the process metrics: ``content.<transform>`` and ``content.<transform>.omitted_lines``."""
+    metrics.increment(f"content.{out.transform}")
+    omitted = out.details.get("omitted_lines")
+    if isinstance(omitted, int):
+        metrics.increment(f"content.{out.transform}.omitted_lines", omitted)
+    return out
 
 
 def may_drop(text: str, ctx: CompressionContext) -> bool:

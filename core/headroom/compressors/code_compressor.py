@@ -17,7 +17,7 @@ import ast
 import re
 
 from headroom.compressors.base import Compressed, CompressionContext
-from headroom.compressors.ccr_marker import may_drop, retrieve_hint
+from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 from headroom.compressors.text_compressor import TextCompressor
 from headroom.relevance import query_identifiers, query_terms
 
@@ -193,16 +193,18 @@ class CodeCompressor:
         result = "\n".join(out)
         if len(result) >= len(text):
             return None
-        return Compressed(
-            text=result,
-            transform="code_outliner",
-            lossy=True,
-            ccr_key=key,
-            details={
-                "kind": "code",
-                "language": language,
-                "bodies_elided": len(elided),
-                "bodies_kept_relevant": kept_relevant,
-                "lines": len(lines),
-            },
+        return counted(
+            Compressed(
+                text=result,
+                transform="code_outliner",
+                lossy=True,
+                ccr_key=key,
+                details={
+                    "kind": "code",
+                    "language": language,
+                    "bodies_elided": len(elided),
+                    "bodies_kept_relevant": kept_relevant,
+                    "lines": len(lines),
+                },
+            )
         )

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from headroom.compressors.base import Compressed, CompressionContext
-from headroom.compressors.ccr_marker import may_drop, retrieve_hint
+from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 
 __all__ = ["DiffCompressor"]
 
@@ -148,12 +148,19 @@ class DiffCompressor:
         result = "\n".join(out)
         if len(result) >= len(text):
             return None
-        return Compressed(
-            text=result,
-            transform=self.name,
-            lossy=True,
-            ccr_key=key,
-            details={"kind": "diff", "files": len(sections), "generated_files": generated, "omitted_lines": dropped},
+        return counted(
+            Compressed(
+                text=result,
+                transform=self.name,
+                lossy=True,
+                ccr_key=key,
+                details={
+                    "kind": "diff",
+                    "files": len(sections),
+                    "generated_files": generated,
+                    "omitted_lines": dropped,
+                },
+            )
         )
 
     @staticmethod

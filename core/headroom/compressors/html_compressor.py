@@ -12,7 +12,7 @@ import re
 from html.parser import HTMLParser
 
 from headroom.compressors.base import Compressed, CompressionContext
-from headroom.compressors.ccr_marker import may_drop, retrieve_hint
+from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 
 __all__ = ["HtmlCompressor", "html_to_text"]
 
@@ -140,10 +140,12 @@ class HtmlCompressor:
             f"[headroom: HTML page of {len(text)} characters shown as its text ({len(readable)} characters); "
             f"markup, scripts and styles removed; the page: {retrieve_hint(key)}]\n{readable}"
         )
-        return Compressed(
-            text=out,
-            transform=self.name,
-            lossy=True,
-            ccr_key=key,
-            details={"kind": "html", "html_chars": len(text), "text_chars": len(readable)},
+        return counted(
+            Compressed(
+                text=out,
+                transform=self.name,
+                lossy=True,
+                ccr_key=key,
+                details={"kind": "html", "html_chars": len(text), "text_chars": len(readable)},
+            )
         )

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from headroom.compressors.base import Compressed, CompressionContext
-from headroom.compressors.ccr_marker import may_drop, retrieve_hint
+from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 from headroom.compressors.detection import strip_ansi
 from headroom.compressors.log_templates import (
     LineShape,
@@ -173,20 +173,22 @@ class LogCompressor:
         out = "\n".join([header, body, *extra])
         if len(out) >= len(text):
             return None
-        return Compressed(
-            text=out,
-            transform=self.name,
-            lossy=True,
-            ccr_key=key,
-            details={
-                "kind": "log",
-                "lines": n,
-                "kept_lines": len(plan.keep),
-                "omitted_lines": omitted,
-                "error_shapes": plan.error_shapes,
-                "trace_records": plan.trace_records,
-                "query_lines": plan.query_lines,
-            },
+        return counted(
+            Compressed(
+                text=out,
+                transform=self.name,
+                lossy=True,
+                ccr_key=key,
+                details={
+                    "kind": "log",
+                    "lines": n,
+                    "kept_lines": len(plan.keep),
+                    "omitted_lines": omitted,
+                    "error_shapes": plan.error_shapes,
+                    "trace_records": plan.trace_records,
+                    "query_lines": plan.query_lines,
+                },
+            )
         )
 
     # -- planning ------------------------------------------------------------------------------

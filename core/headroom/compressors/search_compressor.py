@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from headroom.compressors.base import Compressed, CompressionContext
-from headroom.compressors.ccr_marker import may_drop, retrieve_hint
+from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 from headroom.compressors.detection import strip_ansi
 from headroom.relevance import BM25, query_identifiers
 
@@ -107,12 +107,14 @@ class SearchCompressor:
         result = "\n".join(out)
         if len(result) >= len(text):
             return None
-        return Compressed(
-            text=result,
-            transform=self.name,
-            lossy=True,
-            ccr_key=key,
-            details={"kind": "search", "files": len(files), "matches": total, "kept_matches": kept_matches},
+        return counted(
+            Compressed(
+                text=result,
+                transform=self.name,
+                lossy=True,
+                ccr_key=key,
+                details={"kind": "search", "files": len(files), "matches": total, "kept_matches": kept_matches},
+            )
         )
 
     @staticmethod

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from headroom.compressors.base import Compressed, CompressionContext
-from headroom.compressors.ccr_marker import may_drop, retrieve_hint
+from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 from headroom.compressors.log_templates import mask_text
 from headroom.content_config import TextCompressorConfig
 from headroom.relevance import query_identifiers, query_terms
@@ -193,17 +193,19 @@ class TextCompressor:
         out = header + "\n" + render(lines, plan)
         if len(out) >= len(text):
             return None
-        return Compressed(
-            text=out,
-            transform=self.name,
-            lossy=True,
-            ccr_key=key,
-            details={
-                "kind": "text",
-                "lines": len(lines),
-                "omitted_lines": omitted,
-                "runs": plan.runs,
-                "duplicate_paragraphs": plan.duplicate_paragraphs,
-                "relevant_kept": plan.relevant_kept,
-            },
+        return counted(
+            Compressed(
+                text=out,
+                transform=self.name,
+                lossy=True,
+                ccr_key=key,
+                details={
+                    "kind": "text",
+                    "lines": len(lines),
+                    "omitted_lines": omitted,
+                    "runs": plan.runs,
+                    "duplicate_paragraphs": plan.duplicate_paragraphs,
+                    "relevant_kept": plan.relevant_kept,
+                },
+            )
         )

@@ -289,3 +289,24 @@ def test_router_cache_does_not_serve_a_result_made_with_other_content_settings(c
     assert first is not None and second is not None
     assert not hit
     assert second.details["kept_lines"] > first.details["kept_lines"]
+
+
+@pytest.mark.corpus
+def test_same_log_and_settings_give_the_same_output(corpus_dir: Path) -> None:
+    text = read_log(corpus_dir, "Thunderbird")
+    assert compress(text, query="why did dn228 fail?") == compress(text, query="why did dn228 fail?")
+
+
+@pytest.mark.corpus
+def test_each_compression_is_counted_in_the_metrics(corpus_dir: Path) -> None:
+    from headroom import metrics
+
+    before = metrics.snapshot()
+    out = LogCompressor().compress(read_log(corpus_dir, "HPC"), ctx_for())
+    after = metrics.snapshot()
+    assert out is not None
+    assert after.get("content.log_compressor", 0) == before.get("content.log_compressor", 0) + 1
+    assert (
+        after.get("content.log_compressor.omitted_lines", 0) - before.get("content.log_compressor.omitted_lines", 0)
+        == out.details["omitted_lines"]
+    )
