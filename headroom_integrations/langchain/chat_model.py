@@ -47,9 +47,9 @@ from headroom_integrations.langchain.compression import (
     split_overrides,
 )
 from headroom_integrations.langchain.retrieval import (
-    RETRIEVE_TOOL,
     RetrievalRounds,
     note_retrieve_indexes,
+    retrieve_tool_for,
     start_rounds,
     strip_retrieve_chunks,
 )
@@ -222,7 +222,8 @@ class HeadroomChatModel(BaseChatModel):
         tools = list(kwargs.get("tools") or [])
         rest = {k: v for k, v in kwargs.items() if k != "tools"}
         try:
-            bound = self.wrapped_model.bind_tools([*tools, RETRIEVE_TOOL])
+            offered = retrieve_tool_for(tools, structured_output="response_format" in kwargs)
+            bound = self.wrapped_model.bind_tools([*tools, offered])
         except NotImplementedError:
             rounds.offered = False  # the wrapped model cannot call tools; markers still name the keys
             return self.wrapped_model, kwargs

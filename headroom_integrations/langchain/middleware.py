@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from headroom.ccr import RETRIEVE_TOOL, RETRIEVE_TOOL_NAME
+from headroom.ccr import RETRIEVE_TOOL_NAME
 from headroom.config import HeadroomConfig, HeadroomMode
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
@@ -39,7 +39,7 @@ from headroom_integrations.langchain.compression import (
     model_name_of,
     overrides_from_config,
 )
-from headroom_integrations.langchain.retrieval import RetrievalRounds, start_rounds
+from headroom_integrations.langchain.retrieval import RetrievalRounds, retrieve_tool_for, start_rounds
 
 __all__ = ["HEADROOM_EVENT", "HeadroomMiddleware"]
 
@@ -97,7 +97,7 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             system, messages = messages[0], messages[1:]
         tools = list(request.tools)
         if rounds.offer_tool() and not any(_tool_name(t) == RETRIEVE_TOOL_NAME for t in tools):
-            tools.append(RETRIEVE_TOOL)
+            tools.append(retrieve_tool_for(tools, structured_output=request.response_format is not None))
         outgoing: list[Any] = [*messages, *extra]
         return request.override(messages=outgoing, system_message=system, tools=tools)
 

@@ -13,7 +13,9 @@ next turn, the markers are still in its context).
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +32,44 @@ from langchain_core.messages.ai import UsageMetadata, add_usage
 from headroom_integrations.langchain.compression import CompressedMessages
 from headroom_integrations.langchain.convert import to_openai_messages
 
-__all__ = ["RETRIEVE_TOOL", "RETRIEVE_TOOL_NAME", "RetrievalRounds", "start_rounds", "without_retrieve_calls"]
+__all__ = [
+    "RETRIEVE_TOOL",
+    "RETRIEVE_TOOL_NAME",
+    "STRICT_RETRIEVE_TOOL",
+    "RetrievalRounds",
+    "retrieve_tool_for",
+    "start_rounds",
+    "without_retrieve_calls",
+]
 
 log = logging.getLogger("headroom.langchain")
+
+
+def _strict(tool: dict[str, Any]) -> dict[str, Any]:
+    """``tool`` in OpenAI's strict form: every property required, the optional ones nullable."""
+    fn = copy.deepcopy(tool["function"])
+    params = fn["parameters"]
+    for name, prop in params["properties"].items():
+        if name not in params.get("required", []):
+            prop["type"] = [prop["type"], "null"]
+    params["required"] = list(params["properties"])
+    fn["strict"] = True
+    return {"type": "function", "function": fn}
+
+
+STRICT_RETRIEVE_TOOL = _strict(RETRIEVE_TOOL)
+
+
+def retrieve_tool_for(tools: Sequence[Any], *, structured_output: bool) -> dict[str, Any]:
+    """The retrieve tool in the form the request's other tools use.
+
+    OpenAI's structured-output parsing accepts only strict tools, so when the request asks for
+    structured output or already carries strict tools, the strict form is offered.
+    """
+    strict = structured_output or any(
+        isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("strict") for t in tools
+    )
+    return STRICT_RETRIEVE_TOOL if strict else RETRIEVE_TOOL
 
 
 def _is_retrieve_call(call: Any) -> bool:

@@ -22,6 +22,7 @@ from langchain.agents.middleware import ClearToolUsesEdit, ContextEditingMiddlew
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langchain_openai import ChatOpenAI
+from pydantic import BaseModel
 
 from headroom_integrations.langchain import HeadroomCallbackHandler, HeadroomChatModel, HeadroomMiddleware
 from tests.integrations.langchain.lc_helpers import (
@@ -189,6 +190,32 @@ def test_provider_errors_propagate_through_the_middleware(
     agent = create_agent(chat_openai(), corpus_tools, middleware=[HeadroomMiddleware()])
     with pytest.raises(openai.BadRequestError, match="context_length_exceeded"):
         agent.invoke({"messages": [HumanMessage(QUESTION)]})
+
+
+class FailedRun(BaseModel):
+    """The failed workflow run."""
+
+    run_id: int
+    workflow: str
+
+
+@pytest.mark.parametrize("through", ["wrapper", "middleware"])
+def test_structured_response_of_an_agent_works_with_the_retrieve_tool_offered(
+    through: str, server: ScriptedServer, chat_openai: Callable[..., ChatOpenAI], corpus_tools: list[BaseTool]
+) -> None:
+    server.script(
+        tool_call_reply("list_workflow_runs", {"repo": "ReDASers/PhishBench"}, call_id="call_runs"),
+        text_reply(json.dumps({"run_id": FAILED_RUN_ID, "workflow": "Lint"})),
+    )
+    if through == "wrapper":
+        agent = create_agent(HeadroomChatModel(chat_openai()), corpus_tools, response_format=FailedRun)
+    else:
+        agent = create_agent(chat_openai(), corpus_tools, response_format=FailedRun, middleware=[HeadroomMiddleware()])
+    state = agent.invoke({"messages": [HumanMessage(QUESTION)]})
+    assert state["structured_response"] == FailedRun(run_id=FAILED_RUN_ID, workflow="Lint")
+    offered = server.requests_to("/v1/chat/completions")[1].body["tools"]
+    retrieve_tool = next(t for t in offered if t["function"]["name"] == RETRIEVE_TOOL_NAME)
+    assert retrieve_tool["function"]["strict"] is True  # OpenAI parses structured output only with strict tools
 
 
 # ---- the same long session under LangChain's built-in context strategies ------------------------------
