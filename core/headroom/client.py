@@ -161,6 +161,16 @@ class HeadroomClient:
             )
         return cfg.model_copy(update=updates, deep=True) if updates else cfg
 
+    def with_options(self, **options: Any) -> HeadroomClient:
+        """The SDK's ``with_options`` (timeouts, retries, headers), still wrapped by Headroom.
+
+        The copy shares this client's configuration, store and semantic cache; its session totals
+        start at zero.
+        """
+        clone = HeadroomClient(self._original.with_options(**options), self.provider, config=self.config)
+        clone.semantic_cache = self.semantic_cache
+        return clone
+
     @property
     def original_client(self) -> Any:
         """The wrapped SDK client."""
@@ -313,6 +323,15 @@ class HeadroomClient:
             ):  # fmt: skip
                 s[key] = s.get(key, 0) + value
 
+    def _record(self, prep: _Prepared, response: Any = None) -> None:
+        """``_finish`` for a completed call; bookkeeping failures are logged, never raised."""
+        try:
+            usage = self.provider.parse_usage(response) if response is not None else None
+            self._finish(prep, usage, response)
+        except Exception as exc:  # the caller already has a good response: do not lose it
+            metrics.increment("errors.client.metrics")
+            log.warning("could not record this call's metrics (%s: %s)", type(exc).__name__, exc)
+
     def _finish_stream(self, prep: _Prepared) -> Any:
         def done(tracker: StreamUsageTracker) -> None:
             estimate = prep.result.tokens_after if prep.result else 0
@@ -327,12 +346,12 @@ class HeadroomClient:
             return self._simulation(prep)
         if prep.cache_hit is not None:
             response = self.provider.response_from_json(prep.cache_hit.response)
-            self._finish(prep, None)
+            self._record(prep, None)
             return response
         response = create(**prep.request)
         if prep.stream:
             return SyncStreamProxy(response, self.provider.stream_tracker(), self._finish_stream(prep))
-        self._finish(prep, self.provider.parse_usage(response), response)
+        self._record(prep, response=response)
         return response
 
     async def _acall(self, create: Any, kwargs: dict[str, Any]) -> Any:
@@ -341,12 +360,12 @@ class HeadroomClient:
             return self._simulation(prep)
         if prep.cache_hit is not None:
             response = self.provider.response_from_json(prep.cache_hit.response)
-            await asyncio.to_thread(self._finish, prep, None)
+            await asyncio.to_thread(self._record, prep, None)
             return response
         response = await create(**prep.request)
         if prep.stream:
             return AsyncStreamProxy(response, self.provider.stream_tracker(), self._finish_stream(prep))
-        await asyncio.to_thread(self._finish, prep, self.provider.parse_usage(response), response)
+        await asyncio.to_thread(self._record, prep, response=response)
         return response
 
     def _stream_manager(self, open_stream: Any, kwargs: dict[str, Any]) -> Any:

@@ -139,3 +139,22 @@ def test_internal_failure_fails_open_and_sends_the_original(
     assert response.choices[0].message.content == "ok"
     assert srv.last_request.body["messages"] == openai_messages
     assert metrics.snapshot()["errors.client.pipeline"] == before + 1
+
+
+def test_bookkeeping_failure_never_costs_the_caller_the_response(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = HeadroomClient(oai, OpenAIProvider(), default_mode="optimize", store_url=store_url)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(client.store, "record_metrics", broken)
+    before = metrics.snapshot()
+    question = [{"role": "user", "content": "Which runs failed?"}]
+    assert client.chat.completions.create(model="gpt-4o", messages=question).choices[0].message.content == "ok"
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=question, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "ok"
+    after = metrics.snapshot()
+    assert after.get("errors.client.metrics", 0) == before.get("errors.client.metrics", 0) + 1
+    assert after.get("errors.client.stream_metrics", 0) == before.get("errors.client.stream_metrics", 0) + 1

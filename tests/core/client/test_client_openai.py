@@ -249,3 +249,15 @@ def test_stream_helper_yields_events_and_records_usage(
     assert len(_sent_tool_output(srv)) < len(openai_messages[3]["content"])
     record = client.last_record
     assert record is not None and record.usage is not None and record.usage.input_tokens == 640
+
+
+def test_with_options_keeps_the_wrapper(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str, openai_messages: list[dict[str, Any]]
+) -> None:
+    client = _client(oai, store_url, default_mode="optimize")
+    tuned = client.with_options(timeout=5.0, default_headers={"x-team": "ci"})
+    assert isinstance(tuned, HeadroomClient)
+    tuned.chat.completions.create(model="gpt-4o", messages=openai_messages)
+    assert srv.last_request.headers["x-team"] == "ci"
+    assert len(_sent_tool_output(srv)) < len(openai_messages[3]["content"])
+    assert tuned.store is client.store
