@@ -2,10 +2,12 @@
 
 Two passes, both proportional to the input:
 
-1. **Shapes.** One regex pass over the whole text replaces every whitespace-delimited token
-   that contains a digit (numbers, ids, IPs, hex addresses, timestamps, paths with numbers) or
-   is a run of 8+ hex characters by ``#`` (the usual pre-processing of template miners). Lines whose masked text is equal have the same *shape*; they differ only in
-   numbers, ids and addresses. Grouping is a dictionary lookup per line.
+1. **Shapes.** Every whitespace-delimited token that contains a digit (numbers, ids, IPs, hex
+   addresses, timestamps, paths with numbers) or is a run of 8+ hex characters becomes ``#``
+   (the usual pre-processing of template miners). Lines whose masked text is equal have the
+   same *shape*: they differ only in numbers, ids and addresses. Lines are first grouped by a
+   key made in one C pass (digits written as ``0``), and the masking regex runs once per
+   distinct key, not once per line.
 2. **Templates.** Shapes (far fewer than lines) are clustered the way Drain does it: by
    token count and leading constant tokens into leaves, then joined to the most similar
    template of their leaf when the share of equal tokens reaches a threshold; positions that
@@ -26,6 +28,7 @@ __all__ = [
     "LineShape",
     "Template",
     "distinct_values",
+    "line_keys",
     "mask_text",
     "merge_shapes",
     "shape_key",
@@ -42,6 +45,7 @@ try:  # possessive quantifiers (Python 3.11+) spare the engine useless backtrack
     _MASK = re.compile(r"(?<!\S)(?:[^\s\d]*+\d\S*+|(?:0x)?[0-9a-fA-F]{8,}+[,;:.)]?(?!\S))")
 except re.error:
     _MASK = re.compile(r"(?<!\S)(?:[^\s\d]*\d\S*|(?:0x)?[0-9a-fA-F]{8,}[,;:.)]?(?!\S))")
+_ZERO_DIGITS = str.maketrans("123456789", "000000000")
 _MAX_CANDIDATES = 24
 """Templates of a leaf a new shape is compared with (bounds the worst case on unique lines)."""
 
@@ -100,18 +104,28 @@ def shape_key(masked_line: str) -> str:
     return masked_line
 
 
-def shapes_of(masked_lines: Iterable[str]) -> dict[str, LineShape]:
-    """Shapes by masked text with whitespace runs as one space, in order of first occurrence."""
+def line_keys(text: str) -> list[str]:
+    """One key per line of ``text``: the line with digits 1-9 written as 0.
+
+    Cheap (one C pass) and shape-preserving: masking a key gives the same shape as masking its
+    line, since only *whether* a token holds a digit matters. Lines that differ only in digits
+    share a key, so :func:`shapes_of` runs the masking regex once per distinct key, not per line.
+    """
+    return text.translate(_ZERO_DIGITS).splitlines()
+
+
+def shapes_of(keys: Iterable[str]) -> dict[str, LineShape]:
+    """Shapes (masked text, whitespace runs as one space) of lines given by :func:`line_keys`, in order of first occurrence."""
     groups: dict[str, list[int]] = {}
-    for i, key in enumerate(masked_lines):
+    for i, key in enumerate(keys):
         members = groups.get(key)
         if members is None:
             groups[key] = [i]
         else:
             members.append(i)
     shapes: dict[str, LineShape] = {}
-    for key, members in groups.items():  # per distinct line, not per line: cheap
-        norm = shape_key(key)
+    for key, members in groups.items():  # per distinct key, not per line: cheap
+        norm = shape_key(mask_text(key))
         shape = shapes.get(norm)
         if shape is None:
             shapes[norm] = LineShape(norm, members)
