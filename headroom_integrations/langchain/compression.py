@@ -22,6 +22,7 @@ from typing import Any
 
 import headroom
 from headroom import metrics
+from headroom.ccr import RETRIEVE_TOOL_NAME
 from headroom.config import HeadroomConfig, HeadroomMode, parse_mode
 from headroom.result import CompressResult
 from headroom.text import TextCompressResult, compress_text
@@ -121,6 +122,16 @@ class CompressedMessages:
         return {**self.result.to_dict(), "failed_open": None}
 
 
+def _protect_retrieved(config: HeadroomConfig | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Results of ``headroom_retrieve`` in the history skip compression: what the model asked to see
+    again is not elided again (unless the caller set a profile for that tool)."""
+    profiles = dict(overrides.get("headroom_tool_profiles") or {})
+    if RETRIEVE_TOOL_NAME in profiles or (config is not None and RETRIEVE_TOOL_NAME in config.tool_profiles):
+        return overrides
+    profiles[RETRIEVE_TOOL_NAME] = {"skip_compression": True}
+    return {**overrides, "headroom_tool_profiles": profiles}
+
+
 def compress_messages(
     messages: Sequence[BaseMessage],
     *,
@@ -138,6 +149,7 @@ def compress_messages(
     raises :class:`headroom.errors.ConfigurationError` before anything is sent.
     """
     session_id = overrides.pop("headroom_session_id", None) or session_id
+    overrides = _protect_retrieved(config, overrides)
     cfg = resolve_config(config, overrides)
     originals = list(messages)
     try:

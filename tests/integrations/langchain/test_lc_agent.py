@@ -24,7 +24,12 @@ from langchain_core.tools import BaseTool, tool
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
-from headroom_integrations.langchain import HeadroomCallbackHandler, HeadroomChatModel, HeadroomMiddleware
+from headroom_integrations.langchain import (
+    HeadroomCallbackHandler,
+    HeadroomChatModel,
+    HeadroomMiddleware,
+    headroom_retrieve_tool,
+)
 from tests.integrations.langchain.lc_helpers import (
     FAILED_RUN_ID,
     QUESTION,
@@ -190,6 +195,25 @@ def test_provider_errors_propagate_through_the_middleware(
     agent = create_agent(chat_openai(), corpus_tools, middleware=[HeadroomMiddleware()])
     with pytest.raises(openai.BadRequestError, match="context_length_exceeded"):
         agent.invoke({"messages": [HumanMessage(QUESTION)]})
+
+
+def test_agent_can_own_the_retrieve_tool_and_its_results_stay_whole(
+    server: ScriptedServer, chat_openai: Callable[..., ChatOpenAI], corpus_tools: list[BaseTool]
+) -> None:
+    runs = corpus_tools[0].invoke({"repo": "x"})
+    server.script(
+        tool_call_reply("list_workflow_runs", {"repo": "ReDASers/PhishBench"}, call_id="call_runs"),
+        tool_call_reply(RETRIEVE_TOOL_NAME, {"key": ccr_key(runs), "query": "scipy-fix"}, call_id="call_hr"),
+        text_reply(FINAL),
+    )
+    model = HeadroomChatModel(chat_openai(), expose_retrieve_tool=True)
+    agent = create_agent(model, [*corpus_tools, headroom_retrieve_tool()], system_prompt=SYSTEM_PROMPT)
+    state = agent.invoke({"messages": [HumanMessage(QUESTION)]})
+    retrieved = next(m for m in state["messages"] if isinstance(m, ToolMessage) and m.tool_call_id == "call_hr")
+    assert "scipy-fix" in retrieved.content
+    sent = next(m for m in sent_messages(server) if m.get("tool_call_id") == "call_hr")
+    assert sent["content"] == retrieved.content  # not elided again on the next request
+    assert state["messages"][-1].content == FINAL
 
 
 class FailedRun(BaseModel):
