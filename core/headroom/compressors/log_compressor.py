@@ -60,22 +60,6 @@ def _importance(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-@functools.lru_cache(maxsize=16)
-def _literals(pattern: str) -> tuple[str, ...] | None:
-    """The words of a pattern that is a plain alternation of literals (``error|fatal``), else None."""
-    words = tuple(pattern.split("|"))
-    return words if all(w and re.escape(w) == w for w in words) else None
-
-
-def _hits(pattern: str, text: str) -> int:
-    """How often ``pattern`` occurs in ``text``: literal words are counted by ``str.count``, which is
-    several times faster than a regex alternation (the count only has to be consistent, not exact)."""
-    words = _literals(pattern)
-    if words is None:
-        return len(_importance(pattern).findall(text))
-    return sum(text.count(w) for w in words)
-
-
 @dataclass
 class _Plan:
     """Which lines are kept and what is written under some of them."""
@@ -220,16 +204,14 @@ class LogCompressor:
         n = len(lines)
         plan = _Plan()
         rx = _importance(cfg.importance_pattern)
-        low = clean.lower()
         shapes = shapes_of(keys)
         important_keys = self._important_keys(shapes, rx)
-        low_lines: list[str] | None = None
-        pattern = cfg.importance_pattern
-        hidden = _hits(pattern, low) != sum(_hits(pattern, k.lower()) * len(s.members) for k, s in shapes.items())
         important_lines: set[int] = set()
-        if hidden:  # a keyword inside a digit-bearing token: decide line by line
-            low_lines = low.splitlines()
-            important_lines = {i for i, line in enumerate(low_lines) if rx.search(line)}
+        for key, shape in shapes.items():
+            # A keyword inside a digit-bearing token vanishes from the shape: then decide line by line.
+            in_lines = sum(len(rx.findall(src.lower())) * count for src, count in shape.sources.items())
+            if in_lines != len(rx.findall(key.lower())) * len(shape.members):
+                important_lines.update(i for i in shape.members if rx.search(lines[i].lower()))
 
         # Multi-line records holding a trace or an error: kept whole, one example per record shape.
         in_record: set[int] = set()
@@ -280,7 +262,7 @@ class LogCompressor:
 
         plan.keep.update(range(min(cfg.keep_first_lines, n)))
         plan.keep.update(range(max(n - cfg.keep_last_lines, 0), n))
-        self._query_lines(lines, low, low_lines, ctx.query, cfg, plan)
+        self._query_lines(lines, clean, ctx.query, cfg, plan)
 
         # A kept line inside a trace record brings its whole record: a stack trace is never cut.
         if in_record:
@@ -308,8 +290,7 @@ class LogCompressor:
     @staticmethod
     def _query_lines(
         lines: list[str],
-        low: str,
-        low_lines: list[str] | None,
+        clean: str,
         query: str,
         cfg: LogCompressorConfig,
         plan: _Plan,
@@ -323,11 +304,15 @@ class LogCompressor:
                     plan.keep.add(i)
                     plan.query_lines += 1
         budget = cfg.max_query_matches
+        low: str | None = None
+        low_lines: list[str] | None = None
         # Quoted text is searched as a whole: the date or pid inside a quoted line would match
         # hundreds of unrelated lines.
         quoted = _QUOTED.findall(query)
         for ident in dict.fromkeys([*quoted, *query_identifiers(_QUOTED.sub(" ", query))]):
             needle = ident.lower()
+            if low is None:
+                low = clean.lower()
             if len(needle) < 3 or needle not in low:
                 continue
             if low_lines is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 __all__ = [
     "VAR",
@@ -65,6 +66,8 @@ class LineShape:
     key: str
     members: list[int]
     """0-based line numbers, ascending."""
+    sources: dict[str, int] = field(default_factory=dict)
+    """The :func:`line_keys` keys of the members (lines with digits as ``0``) and how many lines each has."""
 
 
 @dataclass
@@ -128,9 +131,10 @@ def shapes_of(keys: Iterable[str]) -> dict[str, LineShape]:
         norm = shape_key(mask_text(key))
         shape = shapes.get(norm)
         if shape is None:
-            shapes[norm] = LineShape(norm, members)
+            shapes[norm] = LineShape(norm, members, {key: len(members)})
         else:
             shape.members = sorted(shape.members + members)
+            shape.sources[key] = len(members)
     return shapes
 
 
@@ -196,10 +200,10 @@ def distinct_values(
     members = template.members()[:scan_cap]
     last = positions[-1]
     # Split only as far as the last variable position; the column loops below run in C.
-    rows = [lines[i].split(None, last + 1) for i in members]
+    rows = [row for row in (lines[i].split(None, last + 1) for i in members) if len(row) > last]
     found = []
     for p in positions:
-        values = dict.fromkeys(r[p] for r in rows if len(r) > p)
+        values = dict.fromkeys(map(itemgetter(p), rows))
         if 1 < len(values) <= limit:
             found.append((p, list(values)))
     return found, len(members)
