@@ -302,3 +302,12 @@ def test_headroom_keeps_the_failed_run_visible_where_builtins_lose_it_and_costs_
     assert hr["prompt_tokens"] < none["prompt_tokens"] / 3
     assert hr["prompt_tokens"] < editing["prompt_tokens"]
     assert hr["prompt_tokens"] < summary["prompt_tokens"] + summary["extra_tokens"]
+
+
+def test_agent_message_stream_shows_each_token_once(
+    server: ScriptedServer, chat_openai: Callable[..., ChatOpenAI]
+) -> None:
+    server.script(text_reply("alpha beta gamma delta epsilon"))
+    agent = create_agent(HeadroomChatModel(chat_openai()), [])
+    pieces = [str(m.content) for m, _meta in agent.stream({"messages": [HumanMessage("hi")]}, stream_mode="messages")]
+    assert [p for p in pieces if p] == ["alpha", " beta", " gamma", " delta", " epsilon"]  # inner run not re-streamed
