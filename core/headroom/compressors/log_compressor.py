@@ -51,6 +51,8 @@ _CONTINUATION_PREFIXES = (" ", "\t", "Caused by", "... ", "Traceback (most recen
 _EXCEPTION_LINE = re.compile(r"[\w$.]+(?:Exception|Error|Exit|Interrupt)(?::|$)")
 _TRACE_CUE = re.compile(r"^\s+at |^\s+File \"|^Caused by|^Traceback|^\s+\.\.\. \d+ more", re.M)
 _LABEL = re.compile(r"[A-Z][A-Z_]{2,}")
+_DIGIT_FREE = re.compile(r"[a-z _|-]+")
+"""Importance patterns of plain lower-case words cannot match digits: shape keys suffice to apply them."""
 _QUOTED = re.compile(r"[\"'`]([^\"'`]{3,200})[\"'`]")
 _MAX_VALUE_CHARS = 48
 
@@ -207,6 +209,9 @@ class LogCompressor:
         shapes = shapes_of(keys)
         important_keys = self._important_keys(shapes, rx)
         important_lines: set[int] = set()
+        if not _DIGIT_FREE.fullmatch(cfg.importance_pattern):
+            # The pattern may need digits, which shape keys do not have: decide line by line.
+            important_lines = {i for i, line in enumerate(lines) if rx.search(line.lower())}
         for key, shape in shapes.items():
             # A keyword inside a digit-bearing token vanishes from the shape: then decide line by line.
             in_lines = sum(len(rx.findall(src.lower())) * count for src, count in shape.sources.items())
