@@ -61,6 +61,8 @@ class _Prepared:
     hints: list[str] = field(default_factory=list)
     cache_key: CacheKey | None = None
     cache_hit: CacheHit | None = None
+    sent_original: bool = False
+    """True when the optimized request could not be built and the caller's request went out."""
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -226,7 +228,7 @@ class HeadroomClient:
                 metrics.increment("errors.client.provider_conversion")
                 log.warning("Headroom could not build the optimized request (%s: %s); sending it unchanged",
                             type(exc).__name__, exc)  # fmt: skip
-                prep.request, prep.hints = request, []
+                prep.request, prep.hints, prep.sent_original = request, [], True
         if self.semantic_cache is not None and not prep.stream and core is not None:
             try:
                 prep.cache_key = self.semantic_cache.key_for(
@@ -276,13 +278,14 @@ class HeadroomClient:
         tokens_before = r.tokens_before if r else (usage.input_tokens if usage else 0)
         optimized = r.optimized_tokens if r and r.optimized_tokens is not None else tokens_before
         cache_hit = prep.cache_hit is not None and response is None
-        tokens_after = 0 if cache_hit else (r.tokens_after if r else tokens_before)
+        sent_compressed = r is not None and not prep.sent_original
+        tokens_after = 0 if cache_hit else (r.tokens_after if r is not None and sent_compressed else tokens_before)
         if usage is None and not cache_hit:
             usage = ProviderUsage(tokens_after, 0, estimated=True)
         registry = self._registry
         cost = 0.0 if cache_hit or usage is None else self.provider.cost(registry, prep.model, usage)
         cost_before = r.cost_before_usd if r else None
-        cost_after = 0.0 if cache_hit else (r.cost_after_usd if r else None)
+        cost_after = 0.0 if cache_hit else (r.cost_after_usd if r is not None and sent_compressed else cost_before)
         record = RequestRecord(
             provider=self.provider.name, model=prep.model, mode=prep.mode.value, tokens_before=tokens_before,
             tokens_after=tokens_after, optimized_tokens=optimized, usage=usage, cost_usd=cost,

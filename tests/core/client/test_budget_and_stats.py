@@ -158,3 +158,20 @@ def test_bookkeeping_failure_never_costs_the_caller_the_response(
     after = metrics.snapshot()
     assert after.get("errors.client.metrics", 0) == before.get("errors.client.metrics", 0) + 1
     assert after.get("errors.client.stream_metrics", 0) == before.get("errors.client.stream_metrics", 0) + 1
+
+
+def test_failed_conversion_sends_the_original_and_records_no_saving(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str, openai_messages: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    client = HeadroomClient(oai, OpenAIProvider(), default_mode="optimize", store_url=store_url)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("unexpected shape")
+
+    monkeypatch.setattr(client.provider, "with_core_messages", broken)
+    client.chat.completions.create(model="gpt-4o", messages=openai_messages)
+    assert srv.last_request.body["messages"] == openai_messages
+    record = client.last_record
+    assert record is not None and record.tokens_after == record.tokens_before
+    assert record.potential_tokens_saved > 0
