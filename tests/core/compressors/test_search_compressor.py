@@ -117,3 +117,19 @@ def test_small_disabled_or_protected_results_pass_through() -> None:
     protected = ctx_for()
     protected.lossless_only = True
     assert SearchCompressor().compress(text, protected) is None
+
+
+def test_understands_heading_mode_output() -> None:
+    text = subprocess.run(
+        ["git", "grep", "-n", "--heading", "--break", "def ", "--", "core/headroom/*.py"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    target = "core/headroom/relevance.py"
+    out = SearchCompressor().compress(text, ctx_for(query="where is query_identifiers defined?"))
+    assert out is not None
+    kept = out.text.splitlines()
+    assert target in kept
+    block = text.split(target + "\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    wanted = next(line for line in block if "def query_identifiers" in line)
+    assert wanted in kept
+    assert out.details["files"] == text.count("\n\n") + 1
