@@ -118,3 +118,18 @@ def test_small_disabled_or_protected_diffs_pass_through(wide_log: str) -> None:
     protected = ctx_for()
     protected.lossless_only = True
     assert DiffCompressor().compress(wide_log, protected) is None
+
+
+def test_compress_routes_a_diff_tool_result_to_the_diff_compressor(wide_log: str) -> None:
+    import headroom
+
+    messages = [
+        {"role": "user", "content": "What changed recently in core/headroom?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "d1", "type": "function", "function": {"name": "git_log", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "d1", "content": wide_log},
+    ]  # fmt: skip
+    result = headroom.compress(messages, model="gpt-4o")
+    assert "diff_compressor" in result.transforms_applied
+    assert result.tokens_after < result.tokens_before
+    assert headroom.retrieve(result.ccr_keys[0]) == wide_log

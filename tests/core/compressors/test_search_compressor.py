@@ -133,3 +133,19 @@ def test_understands_heading_mode_output() -> None:
     wanted = next(line for line in block if "def query_identifiers" in line)
     assert wanted in kept
     assert out.details["files"] == text.count("\n\n") + 1
+
+
+def test_compress_routes_a_grep_tool_result_to_the_search_compressor() -> None:
+    import headroom
+
+    text = grep("-rn", "--include=*.py", "def ", "core/headroom")
+    messages = [
+        {"role": "user", "content": "Where is query_identifiers defined?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "g1", "type": "function", "function": {"name": "grep", "arguments": '{"pattern": "def "}'}}]},
+        {"role": "tool", "tool_call_id": "g1", "content": text},
+    ]  # fmt: skip
+    result = headroom.compress(messages, model="gpt-4o")
+    assert "search_compressor" in result.transforms_applied
+    assert next(line for line in text.splitlines() if "def query_identifiers" in line) in result.messages[2]["content"]
+    assert headroom.retrieve(result.ccr_keys[0]) == text
