@@ -187,7 +187,8 @@ def detect_content_type(text: str) -> ContentType:
         ):
             return ContentType.LOG
         words = len(_WORD.findall(sample))
-        if letters_share(sample) > 0.55 and words > len(lines) * 3:
+        spaced = sample.count(" ") > len(sample) * 0.08  # prose has spaces; base64 and hashes do not
+        if letters_share(sample) > 0.55 and words > len(lines) * 3 and spaced:
             return ContentType.MIXED if code >= 0.12 else ContentType.PROSE
         if code >= 0.2:
             return ContentType.MIXED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pydoc
 import subprocess
@@ -98,3 +99,15 @@ def test_ansi_colour_codes_do_not_hide_the_kind(corpus_dir: Path) -> None:
 def test_crlf_newlines_are_understood(corpus_dir: Path) -> None:
     text = (corpus_dir / "logs" / "HDFS_2k.log").read_text()
     assert detect_content_type(text.replace("\n", "\r\n")) is ContentType.LOG
+
+
+def test_unknown_content_passes_through_compress_unchanged() -> None:
+    blob = base64.encodebytes((REPO / "core/headroom/samples/README.md").read_bytes() * 4).decode()
+    assert detect_content_type(blob) is ContentType.UNKNOWN
+    messages = [
+        {"role": "user", "content": "decode this attachment"},
+        {"role": "tool", "tool_call_id": "x1", "content": blob},
+    ]
+    result = headroom.compress(messages, model="gpt-4o")
+    assert result.messages[1]["content"] == blob
+    assert any("unknown" in reason for reason in result.passthrough_reasons)

@@ -70,3 +70,15 @@ def test_disabled_or_protected_pages_pass_through(page: str) -> None:
     protected = ctx_for()
     protected.lossless_only = True
     assert HtmlCompressor().compress(page, protected) is None
+
+
+def test_compress_turns_a_fetched_page_into_text(page: str) -> None:
+    import headroom
+
+    messages = [
+        {"role": "user", "content": "How do I pretty-print JSON?"},
+        {"role": "tool", "tool_call_id": "w1", "content": page},
+    ]
+    result = headroom.compress(messages, model="gpt-4o")
+    assert "html_compressor" in result.transforms_applied
+    assert "Pretty printing" in result.messages[1]["content"]

@@ -123,3 +123,15 @@ def test_short_disabled_or_protected_text_passes_through(doc_read_twice: str) ->
     protected = ctx_for()
     protected.lossless_only = True
     assert TextCompressor().compress(doc_read_twice, protected) is None
+
+
+def test_compress_collapses_a_page_read_twice(doc_read_twice: str) -> None:
+    import headroom
+
+    messages = [
+        {"role": "user", "content": "What does json.dumps do?"},
+        {"role": "tool", "tool_call_id": "p1", "content": doc_read_twice},
+    ]
+    result = headroom.compress(messages, model="gpt-4o")
+    assert "text_compressor" in result.transforms_applied
+    assert headroom.retrieve(result.ccr_keys[0]) == doc_read_twice
