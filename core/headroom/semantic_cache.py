@@ -5,8 +5,8 @@ provider, model, tool definitions and generation parameters (the *scope*), and t
 The conversation must match exactly after normalisation (JSON key order, surrounding whitespace,
 a lone text part written as a plain string). Near-duplicate matching is off unless a
 ``similarity_threshold`` is given: then a request whose scope matches exactly, whose roles are
-the same, and whose conversation text is at least that similar (``difflib`` ratio, a lexical
-measure: no embedding model is involved) is answered from the cache too. Entries expire after
+the same, and whose conversation text is at least that similar (see :func:`text_similarity`: a
+lexical measure, no embedding model is involved) is answered from the cache too. Entries expire after
 ``ttl_seconds``. The table lives in the same database as the CCR store (same SQLAlchemy engine).
 
     >>> from headroom.ccr.store import CCRStore
@@ -22,6 +22,7 @@ import difflib
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from headroom.errors import InvalidArgumentError, StoreError
 
-__all__ = ["CacheHit", "CacheKey", "SemanticCache", "normalise_messages"]
+__all__ = ["CacheHit", "CacheKey", "SemanticCache", "normalise_messages", "text_similarity"]
 
 log = logging.getLogger("headroom.semantic_cache")
 
@@ -107,6 +108,39 @@ def normalise_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             n["content"] = _normalise_content(n["content"])
         out.append(n)
     return out
+
+
+_SHORT_TEXT = 4000
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def _shingles(text: str, size: int = 3) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    if len(words) < size:
+        return {tuple(words)}
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def text_similarity(a: str, b: str, *, floor: float = 0.0) -> float:
+    """Lexical similarity in [0, 1]: 1.0 for equal texts.
+
+    Short texts (both up to 4,000 characters) use ``difflib``'s ratio, which sees single-character
+    edits; longer ones (tool outputs) the Jaccard index of their word-trigram sets, linear in the
+    length. Pairs whose lengths alone rule out reaching ``floor`` return 0.0 without comparing.
+    """
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    if min(len(a), len(b)) / max(len(a), len(b)) < floor:
+        return 0.0
+    if len(a) <= _SHORT_TEXT and len(b) <= _SHORT_TEXT:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+            return 0.0
+        return matcher.ratio()
+    sa, sb = _shingles(a), _shingles(b)
+    return len(sa & sb) / len(sa | sb)
 
 
 def _conversation_text(messages: list[dict[str, Any]]) -> str:
@@ -218,7 +252,7 @@ class SemanticCache:
             ).all()  # fmt: skip
         best: tuple[float, Any] | None = None
         for cand in candidates:
-            ratio = difflib.SequenceMatcher(None, key.text, cand.text, autojunk=False).ratio()
+            ratio = text_similarity(key.text, cand.text, floor=self.similarity_threshold)
             if ratio >= self.similarity_threshold and (best is None or ratio > best[0]):
                 best = (ratio, cand)
         if best is None:

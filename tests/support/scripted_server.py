@@ -647,7 +647,9 @@ class ScriptedServer:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         if self._httpd is None:
             self._httpd = _HTTPServer(self)
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-server", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="scripted-server", daemon=True
+            )
             self._thread.start()
         return self
 

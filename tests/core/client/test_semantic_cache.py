@@ -160,3 +160,32 @@ def test_simulate_reports_a_would_be_hit_without_counting_it(
     assert plan.semantic_cache_hit
     assert client.get_stats()["semantic_cache"]["hits"] == 0
     assert len(srv.requests) == 1
+
+
+def test_near_duplicate_tool_outputs_match_and_different_ones_do_not(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str, openai_messages: list[dict[str, Any]],
+    workflow_runs: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    import json
+
+    client = _cached(oai, store_url, semantic_cache_similarity_threshold=0.95)
+    client.chat.completions.create(model="gpt-4o", messages=openai_messages)
+    # The same listing fetched again a moment later: one run's updated_at moved.
+    rerun = [dict(r) for r in workflow_runs]
+    rerun[5] = {**rerun[5], "updated_at": "2022-12-07T10:00:00Z"}
+    refetched = [*openai_messages[:3], {**openai_messages[3], "content": json.dumps(rerun)}]
+    client.chat.completions.create(model="gpt-4o", messages=refetched)
+    assert len(srv.requests) == 1
+    # Half the runs: a different answer is needed.
+    halved = [*openai_messages[:3], {**openai_messages[3], "content": json.dumps(workflow_runs[:15])}]
+    client.chat.completions.create(model="gpt-4o", messages=halved)
+    assert len(srv.requests) == 2
+
+
+def test_text_similarity_bounds() -> None:
+    from headroom.semantic_cache import text_similarity
+
+    assert text_similarity("same", "same") == 1.0
+    assert text_similarity("", "x") == 0.0
+    assert text_similarity("a" * 10, "a" * 100, floor=0.5) == 0.0
+    assert 0.9 < text_similarity("Which workflow runs failed?", "Which workflow runs failed ?") < 1.0
