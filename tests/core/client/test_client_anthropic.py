@@ -228,3 +228,17 @@ def test_fitting_a_long_agent_history_keeps_anthropic_tool_pairing_valid(
     assert record.tokens_after <= 56_000
     sent = srv.last_request.body["messages"]  # accepted: every tool_use has its tool_result right after it
     assert sent[-3]["content"] == f"{QUESTION} (attempt 5)"
+
+
+def test_stream_helper_refuses_simulate_mode_and_sends_nothing(
+    srv: ScriptedServer, claude: anthropic.Anthropic, store_url: str, anthropic_messages: list[dict[str, Any]]
+) -> None:
+    from headroom.errors import InvalidArgumentError
+
+    client = _client(claude, store_url, default_mode="simulate")
+    with (
+        pytest.raises(InvalidArgumentError, match="simulate"),
+        client.messages.stream(model=MODEL, max_tokens=50, messages=anthropic_messages),
+    ):
+        pass
+    assert srv.requests == []

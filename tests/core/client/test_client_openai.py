@@ -261,3 +261,37 @@ def test_with_options_keeps_the_wrapper(
     assert srv.last_request.headers["x-team"] == "ci"
     assert len(_sent_tool_output(srv)) < len(openai_messages[3]["content"])
     assert tuned.store is client.store
+
+
+def test_stream_proxy_supports_next_and_the_sdk_stream_attributes(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str
+) -> None:
+    srv.script(text_reply("two words"))
+    client = _client(oai, store_url, default_mode="optimize")
+    stream = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True)
+    assert stream.response.status_code == 200
+    first = next(stream)
+    assert first.choices[0].delta.role == "assistant"
+    stream.close()
+    assert client.last_record is not None and client.last_record.stream
+
+
+def test_concurrent_calls_from_threads_are_all_recorded(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str, openai_messages: list[dict[str, Any]]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _client(oai, store_url, default_mode="optimize")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(
+            pool.map(lambda _: client.chat.completions.create(model="gpt-4o", messages=openai_messages), range(8))
+        )
+    assert [r.choices[0].message.content for r in replies] == ["ok"] * 8
+    assert client.get_stats()["persisted"]["requests"] == 8
+    assert all(len(_sent_tool_output_of(r.body)) < len(openai_messages[3]["content"]) for r in srv.requests)
+
+
+def _sent_tool_output_of(body: dict[str, Any]) -> str:
+    tool = next(m for m in body["messages"] if m["role"] == "tool")
+    content = tool["content"]
+    return content if isinstance(content, str) else "".join(p["text"] for p in content)
