@@ -29,9 +29,9 @@ labelled logs such as BGL (logs). "ccr ok" means the CCR key restores the origin
 
 Timing: latency is the headroom.compress call, each file compressed cold (result and
 token-count caches emptied first); MB/s is input bytes over that time on one core.
-"report counting share" is what counting the request's tokens before and after costs (cold,
-timed apart) relative to the latency; "tokenizer share" is the time spent in the tokenizer
-inside the call; "MB/s excl. report counting" is the throughput if those counts were free.
+"tokenizer share" is the part of that time spent in the tokenizer inside the call;
+"report counting MB/s" is the throughput of counting the request's tokens before and after
+(cold, timed apart): what the exact figures in the table cost, inside the call or not.
 
 By default the bundled samples are used; --corpus ../shared/corpus runs the full set.
 The CCR store is a temporary SQLite file (your own store is not touched). --strict exits
