@@ -295,3 +295,18 @@ def _sent_tool_output_of(body: dict[str, Any]) -> str:
     tool = next(m for m in body["messages"] if m["role"] == "tool")
     content = tool["content"]
     return content if isinstance(content, str) else "".join(p["text"] for p in content)
+
+
+def test_what_optimize_left_out_is_retrievable_from_the_clients_store(
+    srv: ScriptedServer, oai: openai.OpenAI, store_url: str, openai_messages: list[dict[str, Any]]
+) -> None:
+    import re
+
+    import headroom
+
+    client = _client(oai, store_url, default_mode="optimize")
+    client.chat.completions.create(model="gpt-4o", messages=openai_messages)
+    keys = set(re.findall(r"hr_[0-9a-f]{16}", _sent_tool_output(srv)))
+    assert keys
+    originals = [headroom.retrieve(key, store_url=store_url) for key in keys]
+    assert any(json.loads(o) == json.loads(openai_messages[3]["content"]) for o in originals)
