@@ -10,9 +10,10 @@ whole tree hangs off :attr:`headroom.config.HeadroomConfig.content`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from headroom.errors import ConfigurationError
 
@@ -66,6 +67,15 @@ class LogCompressorConfig(_Settings):
             "summarised by template, one example each."
         ),
     )
+
+    @field_validator("importance_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
+        return value
 
 
 class SearchCompressorConfig(_Settings):

@@ -29,6 +29,8 @@ def test_unknown_or_invalid_content_settings_raise_configuration_error() -> None
         LogCompressorConfig(similarity_threshold=2.0)
     with pytest.raises(ConfigurationError):
         HeadroomConfig(content={"search": {"max_matches_per_file": 0}})
+    with pytest.raises(ConfigurationError, match="importance_pattern"):
+        LogCompressorConfig(importance_pattern="error|(unclosed")
 
 
 def test_per_request_overrides_keep_content_settings() -> None:
