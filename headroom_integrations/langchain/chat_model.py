@@ -34,7 +34,6 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_openai_messages
-from langchain_core.messages.utils import message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableLambda, ensure_config
 from pydantic import ConfigDict
@@ -46,13 +45,8 @@ from headroom_integrations.langchain.compression import (
     overrides_from_config,
     split_overrides,
 )
-from headroom_integrations.langchain.retrieval import (
-    RetrievalRounds,
-    note_retrieve_indexes,
-    retrieve_tool_for,
-    start_rounds,
-    strip_retrieve_chunks,
-)
+from headroom_integrations.langchain.retrieval import RetrievalRounds, retrieve_tool_for, start_rounds
+from headroom_integrations.langchain.streaming import StreamRound, aemit, emit
 
 __all__ = ["HeadroomChatModel"]
 
@@ -317,7 +311,7 @@ class HeadroomChatModel(BaseChatModel):
         overrides, kwargs = split_overrides(kwargs)
         prepared = self._prepare(messages, overrides)
         if prepared.simulated:
-            yield _emit(
+            yield emit(
                 AIMessageChunk(content="", response_metadata=self._simulated(prepared).response_metadata), run_manager
             )
             return
@@ -325,16 +319,16 @@ class HeadroomChatModel(BaseChatModel):
         conversation = list(prepared.messages)
         while True:
             runnable, call_kwargs = self._delegate(kwargs, rounds)
-            current = _StreamRound(filter_retrieve=rounds.offer_tool() and not rounds.expose)
+            current = StreamRound(filter_retrieve=rounds.offer_tool() and not rounds.expose)
             for chunk in runnable.stream(
                 conversation, config=self._child_config(run_manager), stop=stop, **call_kwargs
             ):
                 for visible in current.feed(chunk):
-                    yield _emit(visible, run_manager)
+                    yield emit(visible, run_manager)
             more = rounds.follow_up(current.answer())
             if more is None:
                 for visible in current.tail(rounds, self._facts(prepared, rounds)):
-                    yield _emit(visible, run_manager)
+                    yield emit(visible, run_manager)
                 return
             conversation.extend(more)
 
@@ -348,7 +342,7 @@ class HeadroomChatModel(BaseChatModel):
         overrides, kwargs = split_overrides(kwargs)
         prepared = self._prepare(messages, overrides)
         if prepared.simulated:
-            yield await _aemit(
+            yield await aemit(
                 AIMessageChunk(content="", response_metadata=self._simulated(prepared).response_metadata), run_manager
             )
             return
@@ -356,70 +350,15 @@ class HeadroomChatModel(BaseChatModel):
         conversation = list(prepared.messages)
         while True:
             runnable, call_kwargs = self._delegate(kwargs, rounds)
-            current = _StreamRound(filter_retrieve=rounds.offer_tool() and not rounds.expose)
+            current = StreamRound(filter_retrieve=rounds.offer_tool() and not rounds.expose)
             async for chunk in runnable.astream(
                 conversation, config=self._child_config(run_manager), stop=stop, **call_kwargs
             ):
                 for visible in current.feed(chunk):
-                    yield await _aemit(visible, run_manager)
+                    yield await aemit(visible, run_manager)
             more = rounds.follow_up(current.answer())
             if more is None:
                 for visible in current.tail(rounds, self._facts(prepared, rounds)):
-                    yield await _aemit(visible, run_manager)
+                    yield await aemit(visible, run_manager)
                 return
             conversation.extend(more)
-
-
-class _StreamRound:
-    """One streamed request: passes chunks through as they come, holding back only retrieval pieces.
-
-    Text and the agent's tool-call pieces are yielded at once. Pieces of ``headroom_retrieve``
-    calls are dropped, and chunks that carry only metadata (finish reason, usage) are held until
-    the round ends: if the round turns out to be an internal retrieval round, they are not shown.
-    """
-
-    def __init__(self, *, filter_retrieve: bool) -> None:
-        self.filter_retrieve = filter_retrieve
-        self.indexes: set[Any] = set()
-        self.held: list[AIMessageChunk] = []
-        self.full: AIMessageChunk | None = None
-
-    def feed(self, chunk: AIMessageChunk) -> list[AIMessageChunk]:
-        self.full = chunk if self.full is None else self.full + chunk
-        if not self.filter_retrieve:
-            return [chunk]
-        note_retrieve_indexes(chunk, self.indexes)
-        visible = strip_retrieve_chunks(chunk, self.indexes)
-        if visible.content or visible.tool_call_chunks:
-            return [visible]
-        self.held.append(visible)
-        return []
-
-    def answer(self) -> AIMessage:
-        if self.full is None:
-            return AIMessage(content="")
-        message = message_chunk_to_message(self.full)
-        return message if isinstance(message, AIMessage) else AIMessage(content=message.content)
-
-    def tail(self, rounds: RetrievalRounds, facts: dict[str, Any]) -> list[AIMessageChunk]:
-        """The held chunks, the usage of earlier rounds, and the Headroom facts, to end the stream."""
-        out = list(self.held)
-        earlier = rounds.earlier_usage()
-        if earlier:
-            out.append(AIMessageChunk(content="", usage_metadata=earlier))
-        out.append(AIMessageChunk(content="", response_metadata={"headroom": facts}))
-        return out
-
-
-def _emit(chunk: AIMessageChunk, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
-    generation = ChatGenerationChunk(message=chunk)
-    if run_manager:
-        run_manager.on_llm_new_token(chunk.text, chunk=generation)
-    return generation
-
-
-async def _aemit(chunk: AIMessageChunk, run_manager: AsyncCallbackManagerForLLMRun | None) -> ChatGenerationChunk:
-    generation = ChatGenerationChunk(message=chunk)
-    if run_manager:
-        await run_manager.on_llm_new_token(chunk.text, chunk=generation)
-    return generation
