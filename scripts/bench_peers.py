@@ -6,8 +6,12 @@ TOON (toon-format, a lossless JSON re-encoding) and plain minified JSON. headroo
 imported as ``headroom``, so it lives in its own virtual environment and runs in a worker
 subprocess of that environment's Python; the worker only compresses and times. Everything is
 measured here, by the same code as ``headroom bench``: tokens with the core's exact counter
-(o200k_base for gpt-4o) over the same three-message tool call, fidelity with the same checker
-(TOON output is decoded back to JSON for it, since TOON is not JSON).
+(o200k_base for gpt-4o) over the same three-message tool call, fidelity with the same checker.
+Lossless re-encodings that are not JSON are decoded first, each by its own package's decoder:
+TOON by ``toon_format.decode``, headroom-ai's dense ``[N]{schema}`` CSV blocks by its
+``compaction_codec.expand_compacted``. Every engine compresses each file once, cold, after a
+warm-up on synthetic data (headroom-ai keeps a result cache of its own, so repeated runs
+would measure its cache); latency is the compress/encode call alone.
 
 A development script: CI does not run it. Set up the peer environment once:
 
