@@ -87,7 +87,8 @@ class HeadroomClient:
     ``store_url`` (the config's, a SQLite file under the workspace by default). ``config`` is a
     full :class:`HeadroomConfig`; the named arguments override its fields. The semantic cache
     keeps responses ``semantic_cache_ttl_seconds`` and matches near-duplicates only when
-    ``semantic_cache_similarity_threshold`` is given.
+    ``semantic_cache_similarity_threshold`` is given; it holds at most ``semantic_cache_max_entries``
+    responses (the oldest are evicted).
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class HeadroomClient:
         *,
         semantic_cache_ttl_seconds: float = 3600.0,
         semantic_cache_similarity_threshold: float | None = None,
+        semantic_cache_max_entries: int = 10_000,
     ) -> None:
         if not isinstance(provider, Provider):
             raise InvalidArgumentError(
@@ -123,6 +125,7 @@ class HeadroomClient:
                 self.store.engine,
                 ttl_seconds=semantic_cache_ttl_seconds,
                 similarity_threshold=semantic_cache_similarity_threshold,
+                max_entries=semantic_cache_max_entries,
             )
         self.last_record: RequestRecord | None = None
         """The figures of the most recent completed call (None before the first)."""

@@ -188,6 +188,7 @@ class SemanticCache:
         ttl_seconds: float = 3600.0,
         similarity_threshold: float | None = None,
         max_candidates: int = 200,
+        max_entries: int = 10_000,
     ) -> None:
         if ttl_seconds <= 0:
             raise InvalidArgumentError(f"semantic cache ttl_seconds must be > 0, got {ttl_seconds!r}")
@@ -199,6 +200,9 @@ class SemanticCache:
         self.ttl_seconds = float(ttl_seconds)
         self.similarity_threshold = similarity_threshold
         self.max_candidates = max_candidates
+        if max_entries < 1:
+            raise InvalidArgumentError(f"semantic cache max_entries must be >= 1, got {max_entries!r}")
+        self.max_entries = max_entries
         try:
             _metadata.create_all(engine)
         except SQLAlchemyError as exc:
@@ -262,7 +266,8 @@ class SemanticCache:
         return CacheHit(json.loads(best[1].response), best[1].key, best[0])
 
     def put(self, key: CacheKey, response: dict[str, Any]) -> None:
-        """Store ``response`` under ``key`` (replacing an older entry) and drop expired entries."""
+        """Store ``response`` under ``key`` (replacing an older entry); drop expired entries and the
+        oldest beyond ``max_entries``."""
         now = time.time()
         row = {
             "key": key.key, "scope": key.scope, "provider": key.provider, "model": key.model, "roles": key.roles,
@@ -276,6 +281,12 @@ class SemanticCache:
                     conn.execute(cache_table.insert().values(**row))
             except IntegrityError:
                 conn.execute(update(cache_table).where(cache_table.c.key == key.key).values(**row))
+            count = conn.execute(select(func.count()).select_from(cache_table)).scalar_one()
+            if count > self.max_entries:
+                oldest = (
+                    select(cache_table.c.key).order_by(cache_table.c.created_at.asc()).limit(count - self.max_entries)
+                )
+                conn.execute(delete(cache_table).where(cache_table.c.key.in_(oldest.scalar_subquery())))
 
     def _touch(self, key: str) -> None:
         try:

@@ -189,3 +189,13 @@ def test_text_similarity_bounds() -> None:
     assert text_similarity("", "x") == 0.0
     assert text_similarity("a" * 10, "a" * 100, floor=0.5) == 0.0
     assert 0.9 < text_similarity("Which workflow runs failed?", "Which workflow runs failed ?") < 1.0
+
+
+def test_oldest_entries_are_evicted_beyond_max_entries(store_url: str) -> None:
+    cache = SemanticCache(CCRStore(store_url).engine, max_entries=3)
+    keys = [cache.key_for("openai", "gpt-4o", [{"role": "user", "content": f"question {i}"}], [], {}) for i in range(5)]
+    for i, key in enumerate(keys):
+        cache.put(key, {"id": f"r{i}"})
+        time.sleep(0.01)  # distinct creation times
+    assert [cache.get(k) is not None for k in keys] == [False, False, True, True, True]
+    assert cache.stats()["entries"] == 3
