@@ -24,7 +24,7 @@ from headroom.config import HeadroomConfig, HeadroomMode
 from headroom.extensions import run_extensions
 from headroom.messages import copy_messages, iter_text_slots, last_user_index, question_for, validate_messages
 from headroom.models import ModelRegistry
-from headroom.result import CompressResult, ContentReport
+from headroom.result import CompressResult, ContentReport, LazyMapping, TokenFigures
 from headroom.tokens import get_counter
 
 __all__ = ["ContentTiming", "run_pipeline"]
@@ -103,12 +103,14 @@ def _compress_contents(
                 if reason and kind.value not in ("empty",):
                     reasons.append(f"messages[{i}]: {reason}")
                 continue
-            before, after = counter.count(slot.text), counter.count(out.text)
-            if after >= before:
-                reasons.append(f"messages[{i}]: {out.transform} would not save tokens; kept original")
+            # Length decides here; exact tokens are counted only when the report is read.
+            if len(out.text) >= len(slot.text):
+                reasons.append(f"messages[{i}]: {out.transform} would not make it smaller; kept original")
                 continue
             slot.write(messages[i], out.text)
-            reports.append(ContentReport(i, slot.tool_name, out.transform, before, after, out.ccr_key, out.details))
+            reports.append(
+                ContentReport(i, slot.tool_name, out.transform, slot.text, out.text, counter, out.ccr_key, out.details)
+            )
         finally:
             if timings is not None:
                 timings.append(ContentTiming(i, hit, (time.perf_counter() - started) * 1000))
@@ -287,53 +289,62 @@ def run_pipeline(
 
         stage("cache_hints", _hints)
 
-    tokens_before = counter.count_messages(original)
-    optimized = counter.count_messages(work)
     to_send = original if mode is HeadroomMode.AUDIT else work
-    tokens_after = tokens_before if mode is HeadroomMode.AUDIT else optimized
-    cached_tokens = 0
+    observation = None
     if config.cache_optimizer.enabled:
         try:
-            estimate = cache_hints.estimate_cached_tokens(
+            observation = cache_hints.observe_request(
                 to_send,
                 provider=provider,
-                counter=counter,
                 session_key=f"{model}|{session_key}",
                 record=persist,
                 max_sessions=config.prefix_freeze.max_sessions,
             )
-            cached_tokens = estimate.cached_tokens
-            extras["cache"] = {
-                "provider": provider,
-                "cached_tokens": estimate.cached_tokens,
-                "uncached_tokens": estimate.uncached_tokens,
-                "common_prefix_messages": estimate.common_prefix_messages,
-                **estimate.details,
-            }
-            metrics.increment("cache.cached_tokens", estimate.cached_tokens)
-            metrics.increment("cache.uncached_tokens", estimate.uncached_tokens)
         except Exception as exc:
             errors += 1
             metrics.increment("errors.pipeline.cache_estimate")
-            log.exception("cached-token estimate failed; reported as 0")
+            log.exception("cache observation failed; cached tokens reported as 0")
             notes.append(f"cache estimate error ({type(exc).__name__}: {exc})")
-    cost_before = registry.cost(model, tokens_before)
-    cost_after = registry.cost(model, tokens_after, cached_input_tokens=min(cached_tokens, tokens_after))
+
+    def _cache_report() -> dict[str, Any]:
+        assert observation is not None
+        try:
+            estimate = observation.estimate(counter)
+        except Exception as exc:  # accounting only: report nothing cached rather than fail the caller
+            metrics.increment("errors.pipeline.cache_estimate")
+            log.exception("cached-token estimate failed; reported as 0")
+            return {"provider": provider, "cached_tokens": 0, "uncached_tokens": None, "error": repr(exc)}
+        metrics.increment("cache.cached_tokens", estimate.cached_tokens)
+        metrics.increment("cache.uncached_tokens", estimate.uncached_tokens)
+        return {
+            "provider": provider,
+            "cached_tokens": estimate.cached_tokens,
+            "uncached_tokens": estimate.uncached_tokens,
+            "common_prefix_messages": estimate.common_prefix_messages,
+            **estimate.details,
+        }
+
+    cache_report = LazyMapping(_cache_report) if observation is not None else None
+    if cache_report is not None:
+        extras["cache"] = cache_report
+    figures = TokenFigures(
+        counter=counter,
+        original=original,
+        optimized=work,
+        audit=mode is HeadroomMode.AUDIT,
+        cost=lambda tokens, cached: registry.cost(model, tokens, cached_input_tokens=cached),
+        cached=(lambda: int(cache_report["cached_tokens"])) if cache_report is not None else None,
+    )
     extras["content_timings"] = tuple(timings)
     metrics.increment("compress.calls")
     metrics.increment("compress.errors", errors)
     return CompressResult(
         messages=to_send,
-        tokens_before=tokens_before,
-        tokens_after=tokens_after,
+        figures=figures,
         mode=mode.value,
         model=model,
         transforms_applied=tuple(transforms),
         ccr_keys=tuple(dict.fromkeys([*(r.ccr_key for r in reports if r.ccr_key), *fit_keys])),
-        optimized_tokens=optimized,
-        cost_before_usd=cost_before,
-        cost_after_usd=cost_after,
-        cached_tokens=cached_tokens,
         reports=tuple(reports),
         passthrough_reasons=tuple(notes),
         errors=errors,

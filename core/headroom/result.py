@@ -1,11 +1,21 @@
-"""The result of one pipeline run."""
+"""The result of one pipeline run.
+
+Token figures are exact, and counted when first read: compressing does not tokenise the
+original input (tokenising costs more than compressing it), so a caller who only wants the
+smaller messages never pays for the accounting. Counts are cached by content hash, so reading
+them is cheap the second time, and in an agent loop the history is counted once.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CompressResult", "ContentReport"]
+from headroom.tokens import TokenCounter
+
+__all__ = ["CompressResult", "ContentReport", "LazyMapping", "TokenFigures"]
 
 
 @dataclass(frozen=True)
@@ -15,10 +25,100 @@ class ContentReport:
     message_index: int
     tool_name: str | None
     transform: str
-    tokens_before: int
-    tokens_after: int
+    original_text: str = field(repr=False)
+    compressed_text: str = field(repr=False)
+    counter: TokenCounter = field(repr=False, compare=False)
     ccr_key: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_before(self) -> int:
+        return self.counter.count(self.original_text)
+
+    @property
+    def tokens_after(self) -> int:
+        return self.counter.count(self.compressed_text)
+
+
+class TokenFigures:
+    """Token counts and costs of a run, computed on first access and then kept."""
+
+    def __init__(
+        self,
+        *,
+        counter: TokenCounter,
+        original: list[dict[str, Any]],
+        optimized: list[dict[str, Any]],
+        audit: bool,
+        cost: Callable[[int, int], float | None],
+        cached: Callable[[], int] | None = None,
+    ) -> None:
+        self._counter = counter
+        self._original = original
+        self._optimized = optimized
+        self._audit = audit
+        self._cost = cost
+        self._cached = cached
+        self._values: dict[str, Any] = {}
+        self._lock = threading.RLock()  # properties computed under the lock read other properties
+
+    def _get(self, name: str, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if name not in self._values:
+                self._values[name] = compute()
+            return self._values[name]
+
+    @property
+    def before(self) -> int:
+        return int(self._get("before", lambda: self._counter.count_messages(self._original)))
+
+    @property
+    def optimized(self) -> int:
+        return int(self._get("optimized", lambda: self._counter.count_messages(self._optimized)))
+
+    @property
+    def after(self) -> int:
+        return self.before if self._audit else self.optimized
+
+    @property
+    def cached(self) -> int:
+        if self._cached is None:
+            return 0
+        fn = self._cached
+        return int(self._get("cached", lambda: min(fn(), self.after)))
+
+    @property
+    def cost_before(self) -> float | None:
+        return self._get("cost_before", lambda: self._cost(self.before, 0))  # type: ignore[no-any-return]
+
+    @property
+    def cost_after(self) -> float | None:
+        return self._get("cost_after", lambda: self._cost(self.after, self.cached))  # type: ignore[no-any-return]
+
+
+class LazyMapping(Mapping[str, Any]):
+    """A read-only mapping whose content is computed on first access (for report entries that count tokens)."""
+
+    def __init__(self, compute: Callable[[], dict[str, Any]]) -> None:
+        self._compute = compute
+        self._data: dict[str, Any] | None = None
+
+    def _resolved(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._compute()
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._resolved()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
+
+    def __repr__(self) -> str:
+        return repr(self._resolved())
 
 
 @dataclass(frozen=True)
@@ -31,17 +131,11 @@ class CompressResult:
     """
 
     messages: list[dict[str, Any]]
-    tokens_before: int
-    tokens_after: int
+    figures: TokenFigures = field(repr=False, compare=False)
     mode: str
     model: str
     transforms_applied: tuple[str, ...] = ()
     ccr_keys: tuple[str, ...] = ()
-    optimized_tokens: int | None = None
-    cost_before_usd: float | None = None
-    cost_after_usd: float | None = None
-    cached_tokens: int = 0
-    """Input tokens expected to be read from the provider's prompt cache."""
     reports: tuple[ContentReport, ...] = ()
     passthrough_reasons: tuple[str, ...] = ()
     """Why something was left unchanged (unknown role, malformed JSON, internal error, ...)."""
@@ -49,10 +143,40 @@ class CompressResult:
     """Internal errors caught while compressing (each failed open)."""
     dropped_messages: int = 0
     elapsed_ms: float = 0.0
+    """Time the pipeline took (the token accounting below is counted on first access, not here)."""
     exact_tokens: bool = True
     """False when counts are estimates (no public tokenizer for the model)."""
     diff_artifacts: tuple[str, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_before(self) -> int:
+        """Input tokens of the messages as given."""
+        return self.figures.before
+
+    @property
+    def tokens_after(self) -> int:
+        """Input tokens of ``messages`` (what is sent)."""
+        return self.figures.after
+
+    @property
+    def optimized_tokens(self) -> int:
+        """Input tokens of the compressed messages, in every mode."""
+        return self.figures.optimized
+
+    @property
+    def cached_tokens(self) -> int:
+        """Input tokens expected to be read from the provider's prompt cache."""
+        return self.figures.cached
+
+    @property
+    def cost_before_usd(self) -> float | None:
+        return self.figures.cost_before
+
+    @property
+    def cost_after_usd(self) -> float | None:
+        """Input cost of what is sent, cached tokens at the cached-input price."""
+        return self.figures.cost_after
 
     @property
     def tokens_saved(self) -> int:
@@ -66,7 +190,7 @@ class CompressResult:
     @property
     def potential_tokens_saved(self) -> int:
         """Tokens optimize mode saves on this request (equal to tokens_saved outside audit)."""
-        return self.tokens_before - (self.optimized_tokens if self.optimized_tokens is not None else self.tokens_after)
+        return self.tokens_before - self.optimized_tokens
 
     @property
     def cost_saved_usd(self) -> float | None:

@@ -145,6 +145,11 @@ class TokenCounter:
         self._lock = threading.Lock()
 
     @property
+    def scale(self) -> float:
+        """Factor applied to o200k counts for models without a public tokenizer (1.0 otherwise)."""
+        return self._scale
+
+    @property
     def exact(self) -> bool:
         """True when counts come from the model's own public tokenizer."""
         return self.encoding_name is not None and self._enc is not None

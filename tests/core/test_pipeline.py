@@ -77,7 +77,7 @@ def test_a_failing_cache_estimate_reports_zero_cached_tokens(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("state")
 
-    monkeypatch.setattr(cache_hints, "estimate_cached_tokens", broken)
+    monkeypatch.setattr(cache_hints, "observe_request", broken)
     result = _run(_request(issues), HeadroomConfig())
     assert result.cached_tokens == 0 and result.errors == 1
 

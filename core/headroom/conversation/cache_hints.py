@@ -26,7 +26,15 @@ from headroom.conversation.session import SessionMemory, message_digest
 from headroom.messages import last_user_index
 from headroom.tokens import REPLY_PRIMING, TokenCounter
 
-__all__ = ["CacheEstimate", "HintResult", "apply_cache_hints", "estimate_cached_tokens", "forget_sessions"]
+__all__ = [
+    "CacheEstimate",
+    "CacheObservation",
+    "HintResult",
+    "apply_cache_hints",
+    "estimate_cached_tokens",
+    "forget_sessions",
+    "observe_request",
+]
 
 OPENAI_MIN_CACHED = 1024
 OPENAI_CACHE_STEP = 128
@@ -163,6 +171,60 @@ def apply_cache_hints(
     return HintResult(messages, marks, (f"cache_hints:anthropic_breakpoints:{len(chosen)}",) if chosen else ())
 
 
+@dataclass(frozen=True)
+class CacheObservation:
+    """How a request compares with the previous request of its conversation (no tokens counted yet)."""
+
+    messages: list[dict[str, Any]]
+    provider: str
+    common: int
+    marks: tuple[int, ...]
+    previous_breakpoints: tuple[int, ...] | None
+    """Breakpoints of the previous request, None when there was none."""
+
+    def estimate(self, counter: TokenCounter) -> CacheEstimate:
+        """Count the tokens: expected cached and uncached input of this request."""
+        cum = _cumulative(self.messages, counter)
+        total = counter.count_messages(self.messages)
+        cached = 0
+        details: dict[str, Any] = {"breakpoints": list(self.marks)}
+        if self.provider == "openai" and self.common:
+            prefix = cum[self.common]
+            if prefix >= OPENAI_MIN_CACHED:
+                cached = OPENAI_MIN_CACHED + (prefix - OPENAI_MIN_CACHED) // OPENAI_CACHE_STEP * OPENAI_CACHE_STEP
+        elif self.provider == "anthropic" and self.previous_breakpoints is not None:
+            # A read hits where the previous request wrote (one of its marks) inside the identical
+            # prefix, when this request has a mark at or shortly after that point.
+            for p in sorted(self.previous_breakpoints, reverse=True):
+                if p < self.common and any(p <= q <= p + ANTHROPIC_LOOKBACK_BLOCKS for q in self.marks):
+                    cached = cum[p + 1]
+                    details["read_at"] = p
+                    break
+        cached = min(cached, total)
+        return CacheEstimate(cached, total - cached, self.provider, self.common, details)
+
+
+def observe_request(
+    messages: list[dict[str, Any]],
+    *,
+    provider: str,
+    session_key: str,
+    record: bool,
+    max_sessions: int = 1024,
+) -> CacheObservation:
+    """Compare ``messages`` with the session's previous request; with ``record`` remember them as the new previous.
+
+    Cheap (digests only): the token counts come later, from :meth:`CacheObservation.estimate`.
+    """
+    digests = tuple(message_digest(m) for m in messages)
+    previous = _memory.get(session_key)
+    common = _common_prefix(previous.digests, digests) if previous else 0
+    marks = tuple(i for i, m in enumerate(messages) if _marked(m))
+    if record:
+        _memory.put(session_key, _Sent(digests, marks), max_sessions=max_sessions)
+    return CacheObservation(messages, provider, common, marks, previous.breakpoints if previous else None)
+
+
 def estimate_cached_tokens(
     messages: list[dict[str, Any]],
     *,
@@ -176,27 +238,7 @@ def estimate_cached_tokens(
 
     With ``record`` the request is remembered as the session's previous one.
     """
-    digests = tuple(message_digest(m) for m in messages)
-    cum = _cumulative(messages, counter)
-    total = counter.count_messages(messages)
-    previous = _memory.get(session_key)
-    common = _common_prefix(previous.digests, digests) if previous else 0
-    marks = tuple(i for i, m in enumerate(messages) if _marked(m))
-    cached = 0
-    details: dict[str, Any] = {"breakpoints": list(marks)}
-    if provider == "openai" and common:
-        prefix = cum[common]
-        if prefix >= OPENAI_MIN_CACHED:
-            cached = OPENAI_MIN_CACHED + (prefix - OPENAI_MIN_CACHED) // OPENAI_CACHE_STEP * OPENAI_CACHE_STEP
-    elif provider == "anthropic" and previous is not None:
-        # A read hits where the previous request wrote (one of its marks) inside the identical
-        # prefix, when this request has a mark at or shortly after that point.
-        for p in sorted(previous.breakpoints, reverse=True):
-            if p < common and any(p <= q <= p + ANTHROPIC_LOOKBACK_BLOCKS for q in marks):
-                cached = cum[p + 1]
-                details["read_at"] = p
-                break
-    cached = min(cached, total)
-    if record:
-        _memory.put(session_key, _Sent(digests, marks), max_sessions=max_sessions)
-    return CacheEstimate(cached, total - cached, provider, common, details)
+    observation = observe_request(
+        messages, provider=provider, session_key=session_key, record=record, max_sessions=max_sessions
+    )
+    return observation.estimate(counter)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from headroom import metrics
 from headroom.ccr.store import ccr_key
 from headroom.conversation.validity import anthropic_problems, openai_problems
 from headroom.messages import message_text, tool_names_by_call_id
-from headroom.tokens import REPLY_PRIMING, TokenCounter
+from headroom.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter, message_pieces
 
 __all__ = ["MARKER_PREFIX", "FitResult", "fit_to_window", "is_fitting_marker"]
 
@@ -229,6 +230,15 @@ class _Fitter:
         return tuple(keys)
 
 
+def token_upper_bound(messages: list[dict[str, Any]], counter: TokenCounter) -> int:
+    """An upper bound of ``counter.count_messages(messages)`` from UTF-8 sizes (no tokenising)."""
+    total = REPLY_PRIMING
+    for m in messages:
+        size = sum(len(piece.encode("utf-8", "surrogatepass")) for piece in message_pieces(m))
+        total += MESSAGE_OVERHEAD + math.ceil(size * counter.scale) + 1
+    return total
+
+
 def fit_to_window(
     messages: list[dict[str, Any]],
     *,
@@ -251,6 +261,10 @@ def fit_to_window(
         ...               store=None, persist=False).messages == msgs
         True
     """
+    bound = token_upper_bound(messages, counter)
+    if bound <= limit:
+        # Cheap proof that it fits: no token is shorter than one byte. Nothing to count.
+        return FitResult(list(messages), report={"limit": limit, "tokens_at_most": bound, "fitted": False})
     fitter = _Fitter(messages, counter, store, persist)
     before = fitter.total()
     report: dict[str, Any] = {"limit": limit, "tokens_before": before}
