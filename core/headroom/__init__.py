@@ -1,8 +1,8 @@
 """Headroom: make LLM context smaller without losing what the model needs.
 
-    >>> import headroom
-    >>> result = headroom.compress(messages, model="gpt-4o")   # doctest: +SKIP
-    >>> result.messages, result.tokens_saved, result.ccr_keys   # doctest: +SKIP
+>>> import headroom
+>>> result = headroom.compress(messages, model="gpt-4o")   # doctest: +SKIP
+>>> result.messages, result.tokens_saved, result.ccr_keys   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from headroom.config import (
     SmartCrusherConfig,
     ToolProfile,
 )
+from headroom.documents import DocumentOutcome, DocumentsResult, compress_documents
 from headroom.errors import (
     BudgetExceededError,
     CompressionError,
@@ -32,6 +33,7 @@ from headroom.errors import (
 )
 from headroom.models import ModelRegistry
 from headroom.result import CompressResult
+from headroom.text import TextCompressResult, compress_text, fit_text
 from headroom.tokens import count_message_tokens, count_tokens
 
 __version__ = "0.1.0"
@@ -48,6 +50,8 @@ __all__ = [
     "CompressResult",
     "CompressionError",
     "ConfigurationError",
+    "DocumentOutcome",
+    "DocumentsResult",
     "HeadroomClient",
     "HeadroomConfig",
     "HeadroomError",
@@ -59,11 +63,15 @@ __all__ = [
     "RetrievalError",
     "SmartCrusherConfig",
     "StoreError",
+    "TextCompressResult",
     "ToolProfile",
     "compress",
+    "compress_documents",
+    "compress_text",
     "count_message_tokens",
     "count_tokens",
     "execute_retrieve_tool",
+    "fit_text",
     "get_store",
     "retrieve",
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headroom import metrics
+from headroom.ccr.retrieval import RETRIEVE_TOOL_NAME
 from headroom.compressors.base import CompressionContext
 from headroom.compressors.router import compress_content
 from headroom.config import HeadroomConfig, HeadroomMode
@@ -80,6 +81,8 @@ def _compress_contents(
             continue  # the question itself and turns frozen by cache mode are never rewritten
         if role in ("user", "assistant") and len(slot.text) < 2000:
             continue
+        if slot.tool_name == RETRIEVE_TOOL_NAME:
+            continue  # what the model asked to get back must reach it whole
         if config.skips_tool(slot.tool_name):
             reasons.append(f"messages[{i}]: tool {slot.tool_name!r} has skip_compression")
             continue

@@ -88,9 +88,7 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
     return data
 
 
-def _fill_by_diversity(
-    n: int, chosen: set[int], slots: int, items: list[Any], threshold: float
-) -> list[int]:
+def _fill_by_diversity(n: int, chosen: set[int], slots: int, items: list[Any], threshold: float) -> list[int]:
     """Up to ``slots`` more items, each the least similar to what is already kept."""
     if slots <= 0:
         return []
@@ -250,7 +248,7 @@ class SmartCrusher:
     ) -> tuple[list[Any], _ArrayCrush | None]:
         n = len(items)
         k = adaptive_k(n, cfg, boost)
-        if n <= k:
+        if n <= k or _already_crushed(items):
             return items, None
         # Serialised items are only needed to match the question against them.
         needs_text = bool(query_terms(ctx.query) or query_identifiers(ctx.query))
@@ -305,6 +303,14 @@ class SmartCrusher:
         else:
             new_items.append(f"[{marker_text}]")
         return new_items, _ArrayCrush(path, n, kept, reasons)
+
+
+def _already_crushed(items: list[Any]) -> bool:
+    """True when the array carries a marker of an earlier crush: compressing again would nest markers."""
+    last = items[-1] if items else None
+    if isinstance(last, dict):
+        return MARKER_KEY in last
+    return isinstance(last, str) and "items omitted by headroom" in last
 
 
 def _constants(items: list[dict[str, Any]]) -> dict[str, Any]:
