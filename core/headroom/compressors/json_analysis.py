@@ -165,6 +165,40 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
     return points
 
 
+def _nested_status_keys(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    found: dict[tuple[str, str], None] = {}
+    for it in items:
+        for outer, value in it.items():
+            if isinstance(value, dict):
+                for inner, v in value.items():
+                    if isinstance(inner, str) and inner.lower() in _CATEGORY_KEYS and not isinstance(v, (dict, list)):
+                        found.setdefault((outer, inner), None)
+    return list(found)
+
+
+def _mark_rare_values(label: str, column: list[Any], present: list[bool], cfg: SmartCrusherConfig, mark: Any) -> bool:
+    """Mark items holding a rare value of a categorical column; False when the column is not categorical.
+
+    Categorical: nearly constant (few values for the array's length, per ``uniqueness_threshold``),
+    or a status-like field (status, conclusion, state, type, action, ...) with few values.
+    """
+    n = len(column)
+    keys = [(_scalar_key(v) if p else ("<absent>",)) for v, p in zip(column, present)]
+    usable = [k for k, v, p in zip(keys, column, present) if not p or k is not None or v is None]
+    distinct = Counter(usable)
+    name = label.rsplit(".", 1)[-1].lower()
+    nearly_constant = len(distinct) <= max(3, math.ceil(cfg.uniqueness_threshold * n))
+    few_values = name in _CATEGORY_KEYS and len(distinct) <= max(3, 2 * math.sqrt(n), n / 2)
+    if len(distinct) < 2 or not (nearly_constant or few_values):
+        return False
+    rare_limit = max(2, math.floor(0.1 * n))
+    rare = {value for value, count in distinct.items() if count <= rare_limit and count < n / 2}
+    for i, (k, v, p) in enumerate(zip(keys, column, present)):
+        if k in rare and (not p or k is not None or v is None):
+            mark(i, f"rare:{label}")
+    return True
+
+
 def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrusherConfig) -> ArrayAnalysis:
     """Why each item must be kept; ``docs`` are the items serialised (for relevance)."""
     n = len(items)
@@ -184,31 +218,24 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
         keys: Counter[str] = Counter()
         for it in dict_items:
             keys.update(it.keys())
+        # Status-like fields one object deep (an event's payload.action) count as categorical too.
+        for outer, inner in _nested_status_keys(dict_items):
+            column = [
+                it[outer].get(inner) if isinstance(it, dict) and isinstance(it.get(outer), dict) else None
+                for it in items
+            ]
+            present_mask = [
+                isinstance(it, dict) and isinstance(it.get(outer), dict) and inner in it[outer] for it in items
+            ]
+            if _mark_rare_values(f"{outer}.{inner}", column, present_mask, cfg, mark):
+                categorical.append(f"{outer}.{inner}")
         for key, present in keys.items():
             column = [it.get(key) if isinstance(it, dict) else None for it in items]
-            scalars = [_scalar_key(v) for v in column]
-            hashable = [s for s, v in zip(scalars, column) if s is not None or v is None]
-            distinct = Counter(hashable)
-            if present < n:
-                distinct[("<absent>",)] += n - present
-            uniqueness = len(distinct) / n
-            # Categorical: few distinct values. Rare values are what a reader looks for.
-            # Categorical: nearly constant (below uniqueness_threshold), or a status-like field with
-            # few values. A rare value of such a field is what a reader looks for.
-            nearly_constant = len(distinct) <= max(3, math.ceil(cfg.uniqueness_threshold * n))
-            few_values = key.lower() in _CATEGORY_KEYS and len(distinct) <= max(3, 2 * math.sqrt(n), n / 2)
-            if len(distinct) >= 2 and (nearly_constant or few_values):
+            uniqueness = len({repr(_scalar_key(v)) for v in column}) / n
+            if _mark_rare_values(
+                key, column, [key in it if isinstance(it, dict) else False for it in items], cfg, mark
+            ):
                 categorical.append(key)
-                rare_limit = max(2, math.floor(0.1 * n))
-                for value, count in distinct.items():
-                    if count <= rare_limit and count < n / 2:
-                        for i, it in enumerate(items):
-                            if not isinstance(it, dict):
-                                continue
-                            v = it.get(key) if key in it else ("<absent>",)
-                            sv = v if isinstance(v, tuple) else _scalar_key(v)
-                            if sv == value and (value is not None or v is None):
-                                mark(i, f"rare:{key}")
                 continue
             if uniqueness < cfg.uniqueness_threshold or _ID_KEY.search(key):
                 continue

@@ -8,8 +8,8 @@ envelope such as ``{"total_count": 593, "workflow_runs": [...]}``) it keeps, ver
 - the first and last items (``first_fraction`` / ``last_fraction`` of K);
 - and fills the rest of K with the items least like those already kept.
 
-K grows with the logarithm of the array's length and reaches ``max_items_after_crush`` at 1,024
-items (arrays of 30 keep about 8 plus the must-keep items). The output is valid JSON of the
+K grows with the logarithm of the array's length and reaches ``max_items_after_crush`` at 8,192
+items (arrays of 30 keep 6 plus the must-keep items). The output is valid JSON of the
 original shape: kept items in their original order followed by one marker element that says how
 many items were omitted and the CCR key that returns the original. A lossless re-encoding
 (minified, or a column table for uniform objects) is chosen instead when it saves at least
@@ -34,7 +34,7 @@ from headroom.relevance import query_identifiers, query_terms
 __all__ = ["MARKER_KEY", "SmartCrusher", "adaptive_k"]
 
 MARKER_KEY = "_headroom"
-_FULL_K_AT = 4096
+_FULL_K_AT = 8192
 _MAX_SEARCH_DEPTH = 4
 _FILL_SAMPLE = 256
 
