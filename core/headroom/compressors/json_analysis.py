@@ -229,7 +229,7 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
             ]
             if _mark_rare_values(f"{outer}.{inner}", column, present_mask, cfg, mark):
                 categorical.append(f"{outer}.{inner}")
-        for key, present in keys.items():
+        for key in keys:
             column = [it.get(key) if isinstance(it, dict) else None for it in items]
             uniqueness = len({repr(_scalar_key(v)) for v in column}) / n
             if _mark_rare_values(
