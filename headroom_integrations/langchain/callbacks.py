@@ -89,14 +89,21 @@ class CallbackSummary:
     tool_output_tokens: int
     llm_latency_s: float
     errors: int
+    tool_output_tokens_before: int = 0
+    """Tokens of tool outputs HeadroomMiddleware compressed as they arrived (before / after)."""
+    tool_output_tokens_after: int = 0
 
     @property
     def tokens_saved(self) -> int:
-        return self.tokens_before - self.tokens_after
+        """Prompt tokens saved at model calls plus tool-output tokens kept out of the context on arrival."""
+        return (self.tokens_before - self.tokens_after) + (
+            self.tool_output_tokens_before - self.tool_output_tokens_after
+        )
 
     @property
     def compression_ratio(self) -> float:
-        return self.tokens_saved / self.tokens_before if self.tokens_before else 0.0
+        """Fraction of prompt tokens removed at model calls."""
+        return (self.tokens_before - self.tokens_after) / self.tokens_before if self.tokens_before else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +149,7 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
         self._llm: list[LLMCallRecord] = []
         self._parents: dict[str, UUID | None] = {}
         self._tools: list[ToolCallRecord] = []
+        self._tool_compressed = [0, 0]  # tokens of tool outputs before / after HeadroomMiddleware
 
     # ---- model calls ---------------------------------------------------------------------------------
 
@@ -243,6 +251,12 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
         """Facts sent by HeadroomMiddleware land on the last model call made inside the same step."""
         if name != HEADROOM_EVENT or not isinstance(data, dict):
             return
+        if data.get("kind") == "tool_output":
+            # A tool result compressed as it arrived: it stays smaller in every later prompt.
+            with self._lock:
+                self._tool_compressed[0] += int(data.get("tokens_before") or 0)
+                self._tool_compressed[1] += int(data.get("tokens_after") or 0)
+            return
         with self._lock:
             for i in range(len(self._llm) - 1, -1, -1):
                 record = self._llm[i]
@@ -314,6 +328,7 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
             self._tool_started.clear()
             self._inner.clear()
             self._parents.clear()
+            self._tool_compressed = [0, 0]
 
     def summary(self) -> CallbackSummary:
         """Totals over every recorded call; calls without Headroom facts count as unchanged."""
@@ -333,6 +348,8 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
             tool_output_tokens=sum(r.output_tokens for r in tools),
             llm_latency_s=sum(r.latency_s for r in llm),
             errors=sum(1 for r in llm if r.error) + sum(1 for r in tools if r.error),
+            tool_output_tokens_before=self._tool_compressed[0],
+            tool_output_tokens_after=self._tool_compressed[1],
         )
 
     def _rows(self) -> list[list[str]]:

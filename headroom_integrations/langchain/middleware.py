@@ -168,7 +168,7 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         name = str((request.tool_call or {}).get("name") or result.name or "")
         if name == RETRIEVE_TOOL_NAME:
             return result  # what the model asked to see again is never elided again
-        text, _report = compress_tool_output(
+        text, report = compress_tool_output(
             result.content,
             tool_name=name,
             model=self.model_name or DEFAULT_MODEL,
@@ -177,6 +177,16 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             query=_last_question(getattr(request, "state", None)),
             **overrides_from_config(ensure_config()),
         )
+        if report is not None and text != result.content:
+            _dispatch(
+                {
+                    "kind": "tool_output",
+                    "tool": name,
+                    "tokens_before": report.tokens_before,
+                    "tokens_after": report.tokens_after,
+                    "ccr_keys": list(report.ccr_keys),
+                }
+            )
         return result if text == result.content else result.model_copy(update={"content": text})
 
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
