@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headroom import metrics
+from headroom.ccr.retrieval import RETRIEVE_TOOL_NAME
 from headroom.ccr.store import ccr_key, get_store
 from headroom.compressors.base import CompressionContext
 from headroom.compressors.router import compress_content
@@ -97,6 +98,8 @@ def compress_text(
     counter = get_counter(model)
     store = open_store(cfg)
     before = counter.count(text)
+    if cfg.skips_tool(tool_name) or tool_name == RETRIEVE_TOOL_NAME:
+        return TextCompressResult(text, before, before, passthrough_reason=f"tool {tool_name!r} is not compressed")
     current, transforms, keys, reason, errors = text, [], [], "", 0
     crusher = cfg.crusher_for_tool(tool_name)
     ctx = CompressionContext(

@@ -103,3 +103,15 @@ def test_trimming_meets_the_budget_and_is_reversible(lines: list[str], budget: i
         assert headroom.get_store(HeadroomConfig(stateless=True)).get(result.ccr_keys[-1]) == text
     else:
         assert result.text == text
+
+
+def test_compress_text_honours_skip_compression_profile() -> None:
+    from headroom import HeadroomConfig, compress_text
+
+    runs = (
+        Path(__file__).resolve().parents[2]
+        / "core/headroom/samples/json/PullRequest2408.test_get_workflow_runs.85.json"
+    ).read_text()
+    cfg = HeadroomConfig(tool_profiles={"ledger": {"skip_compression": True}})
+    assert compress_text(runs, config=cfg, tool_name="ledger").text == runs
+    assert compress_text(runs, config=cfg, tool_name="other").text != runs
