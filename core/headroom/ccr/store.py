@@ -219,17 +219,17 @@ class CCRStore:
                         .where(ccr_entries.c.key == key)
                         .values(expires_at=now + self.config.ttl_seconds, last_access=now)
                     )
-                    return
-                try:
-                    with conn.begin_nested():
-                        conn.execute(ccr_entries.insert().values(**row))
-                except IntegrityError:
-                    pass  # another writer stored the same content first: same key, same bytes
+                else:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(ccr_entries.insert().values(**row))
+                    except IntegrityError:
+                        pass  # another writer stored the same content first: same key, same bytes
+                if tool_name:
+                    self._bump_feedback_in(conn, tool_name, compressions=1)
 
         try:
             self._retry(_write)
-            if tool_name:
-                self._bump_feedback(tool_name, compressions=1)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot write to the Headroom store: {exc}") from exc
         with self._lock:
@@ -418,34 +418,31 @@ class CCRStore:
         return out
 
     # -- retrieval feedback ----------------------------------------------------------------
+    @staticmethod
+    def _bump_feedback_in(conn: Any, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
+        """Add to a tool's feedback counters inside the caller's transaction."""
+        bump = (
+            update(tool_feedback)
+            .where(tool_feedback.c.tool_name == tool_name)
+            .values(
+                compressions=tool_feedback.c.compressions + compressions,
+                retrievals=tool_feedback.c.retrievals + retrievals,
+            )
+        )
+        if conn.execute(bump).rowcount:
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    tool_feedback.insert().values(tool_name=tool_name, compressions=compressions, retrievals=retrievals)
+                )
+        except IntegrityError:
+            conn.execute(bump)
+
     def _bump_feedback(self, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
         def _write() -> None:
             with self.engine.begin() as conn:
-                res = conn.execute(
-                    update(tool_feedback)
-                    .where(tool_feedback.c.tool_name == tool_name)
-                    .values(
-                        compressions=tool_feedback.c.compressions + compressions,
-                        retrievals=tool_feedback.c.retrievals + retrievals,
-                    )
-                )
-                if not res.rowcount:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(
-                                tool_feedback.insert().values(
-                                    tool_name=tool_name, compressions=compressions, retrievals=retrievals
-                                )
-                            )
-                    except IntegrityError:
-                        conn.execute(
-                            update(tool_feedback)
-                            .where(tool_feedback.c.tool_name == tool_name)
-                            .values(
-                                compressions=tool_feedback.c.compressions + compressions,
-                                retrievals=tool_feedback.c.retrievals + retrievals,
-                            )
-                        )
+                self._bump_feedback_in(conn, tool_name, compressions=compressions, retrievals=retrievals)
 
         try:
             self._retry(_write)

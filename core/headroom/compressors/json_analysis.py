@@ -231,17 +231,18 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
                 categorical.append(f"{outer}.{inner}")
         for key in keys:
             column = [it.get(key) if isinstance(it, dict) else None for it in items]
-            uniqueness = len({repr(_scalar_key(v)) for v in column}) / n
             if _mark_rare_values(
                 key, column, [key in it if isinstance(it, dict) else False for it in items], cfg, mark
             ):
                 categorical.append(key)
                 continue
-            if uniqueness < cfg.uniqueness_threshold or _ID_KEY.search(key):
+            if _ID_KEY.search(key):
                 continue
             nums = _numeric(column)
             if nums is None or len(nums) < max(cfg.min_items_to_analyze, 5):
                 continue
+            if len(set(nums)) / n < cfg.uniqueness_threshold:
+                continue  # nearly constant: no statistics worth computing
             numeric.append(key)
             mean, std = _mean_std(nums)
             if std > 0:
