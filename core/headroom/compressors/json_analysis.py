@@ -62,6 +62,14 @@ _ERROR_KEYS = frozenset(
 _CATEGORY_KEYS = _STATUS_KEYS | frozenset(
     {"type", "event", "action", "kind", "category", "conclusion", "reason", "role", "visibility", "environment"}
 )
+_CATEGORY_SUFFIXES = ("type", "status", "state", "kind", "action", "event", "level", "severity", "category", "reason")
+
+
+def _is_category_name(name: str) -> bool:
+    """Status-like field names: ``status``, ``conclusion``, ``ref_type``, ``alert_state``, ..."""
+    return name in _CATEGORY_KEYS or name.endswith(_CATEGORY_SUFFIXES)
+
+
 _ID_KEY = re.compile(r"(^|_)(id|ids|number|sha|hash|node_id|key|uuid|guid|timestamp|ts)$", re.IGNORECASE)
 _MAX_CATEGORY_LEN = 80
 
@@ -171,7 +179,7 @@ def _nested_status_keys(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
         for outer, value in it.items():
             if isinstance(value, dict):
                 for inner, v in value.items():
-                    if isinstance(inner, str) and inner.lower() in _CATEGORY_KEYS and not isinstance(v, (dict, list)):
+                    if isinstance(inner, str) and _is_category_name(inner.lower()) and not isinstance(v, (dict, list)):
                         found.setdefault((outer, inner), None)
     return list(found)
 
@@ -188,7 +196,7 @@ def _mark_rare_values(label: str, column: list[Any], present: list[bool], cfg: S
     distinct = Counter(usable)
     name = label.rsplit(".", 1)[-1].lower()
     nearly_constant = len(distinct) <= max(3, math.ceil(cfg.uniqueness_threshold * n))
-    few_values = name in _CATEGORY_KEYS and len(distinct) <= max(3, 2 * math.sqrt(n), n / 2)
+    few_values = _is_category_name(name) and len(distinct) <= max(3, 2 * math.sqrt(n), n / 2)
     if len(distinct) < 2 or not (nearly_constant or few_values):
         return False
     rare_limit = max(2, math.floor(0.1 * n))
