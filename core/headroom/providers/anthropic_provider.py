@@ -275,18 +275,8 @@ class AnthropicProvider(Provider):
         write = _int(get("cache_creation_input_tokens"))
         return ProviderUsage(_int(get("input_tokens")) + read + write, _int(get("output_tokens")), read, write)
 
-    def parse_usage(self, response: Any) -> ProviderUsage | None:
-        usage = getattr(response, "usage", None)
-        return None if usage is None else self.usage_from(usage)
-
     def stream_tracker(self) -> StreamUsageTracker:
         return _AnthropicStreamTracker()
-
-    def response_to_json(self, response: Any) -> dict[str, Any]:
-        data = response.model_dump(mode="json")
-        if not isinstance(data, dict):
-            raise InvalidArgumentError(f"cannot store a {type(response).__name__} response")
-        return data
 
     def response_from_json(self, data: dict[str, Any]) -> Any:
         from anthropic.types import Message

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headroom.config import HeadroomConfig
+from headroom.errors import InvalidArgumentError
 from headroom.models import ModelRegistry
 
 __all__ = ["Provider", "ProviderUsage", "StreamUsageTracker", "canonical_json", "registry_for"]
@@ -110,16 +111,24 @@ class Provider(abc.ABC):
 
     # -- responses -------------------------------------------------------------------------------
     @abc.abstractmethod
+    def usage_from(self, usage: Any) -> ProviderUsage:
+        """ProviderUsage from the SDK's usage object (or its dict form)."""
+
     def parse_usage(self, response: Any) -> ProviderUsage | None:
         """Usage of a non-streamed response, or None when it has none."""
+        usage = getattr(response, "usage", None)
+        return None if usage is None else self.usage_from(usage)
 
     @abc.abstractmethod
     def stream_tracker(self) -> StreamUsageTracker:
         """A fresh tracker for one streamed response."""
 
-    @abc.abstractmethod
     def response_to_json(self, response: Any) -> dict[str, Any]:
         """A response as plain JSON data (stored by the semantic cache)."""
+        data = response.model_dump(mode="json")
+        if not isinstance(data, dict):
+            raise InvalidArgumentError(f"cannot store a {type(response).__name__} response")
+        return data
 
     @abc.abstractmethod
     def response_from_json(self, data: dict[str, Any]) -> Any:

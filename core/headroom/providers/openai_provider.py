@@ -115,18 +115,8 @@ class OpenAIProvider(Provider):
             )
         return ProviderUsage(_int(get("prompt_tokens")), _int(get("completion_tokens")), cached_tokens=cached)
 
-    def parse_usage(self, response: Any) -> ProviderUsage | None:
-        usage = getattr(response, "usage", None)
-        return None if usage is None else self.usage_from(usage)
-
     def stream_tracker(self) -> StreamUsageTracker:
         return _OpenAIStreamTracker()
-
-    def response_to_json(self, response: Any) -> dict[str, Any]:
-        data = response.model_dump(mode="json")
-        if not isinstance(data, dict):
-            raise InvalidArgumentError(f"cannot store a {type(response).__name__} response")
-        return data
 
     def response_from_json(self, data: dict[str, Any]) -> Any:
         from openai.types.chat import ChatCompletion
