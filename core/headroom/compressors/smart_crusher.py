@@ -149,45 +149,41 @@ class SmartCrusher:
             raise PassThrough(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
         if not isinstance(data, (list, dict)):
             return None
-        lossless_text, lossless_form = self._lossless(data, text)
         original_len = len(text)
-        lossless_saving = 1 - len(lossless_text) / original_len
-        lossless = (
-            Compressed(
-                lossless_text,
-                f"smart_crusher:lossless:{lossless_form}",
-                lossy=False,
-                details={"kind": "json", "form": lossless_form},
-            )
-            if lossless_saving >= cfg.lossless_min_savings_ratio
-            else None
-        )
+        ratio = cfg.lossless_min_savings_ratio
         too_big = len(text.encode("utf-8", "surrogatepass")) > ctx.config.ccr.max_entry_bytes
         if ctx.lossless_only or cfg.lossless_only or too_big:
-            return lossless
+            return self._lossless(data, original_len, ratio)
         crushed = self._crush(data, text, ctx, cfg)
         if crushed is None:
-            return lossless
+            return self._lossless(data, original_len, ratio)
         lossy_text, details = crushed
-        if (
-            lossless is not None
-            and (len(lossless_text) - len(lossy_text)) / original_len < cfg.lossless_min_savings_ratio
-        ):
-            return lossless
         if len(lossy_text) >= original_len:
-            return lossless
+            return self._lossless(data, original_len, ratio)
+        # Lossless wins when it saves ``ratio`` and dropping items would not save ``ratio`` more.
+        # Re-encoding costs more than crushing, so it is only done when a cheap lower bound of
+        # its size says it could win.
+        if (_lossless_lower_bound(data, text) - len(lossy_text)) / original_len < ratio:
+            lossless = self._lossless(data, original_len, ratio)
+            if lossless is not None and (len(lossless.text) - len(lossy_text)) / original_len < ratio:
+                return lossless
         key = ctx.store_original(text, "json", meta={"arrays": details["arrays"]})
         return Compressed(lossy_text, "smart_crusher:lossy", lossy=True, ccr_key=key, details=details)
 
     @staticmethod
-    def _lossless(data: Any, text: str) -> tuple[str, str]:
+    def _lossless(data: Any, original_len: int, ratio: float) -> Compressed | None:
+        """The best lossless re-encoding (minified, or tables for uniform arrays), if it saves ``ratio``."""
         plain = minified(data)
+        text, form = plain, "minified"
         paths = [p for p in _find_arrays(data, 3) if is_uniform(_get(data, p))]
-        if not paths:
-            return plain, "minified"
-        # encode_tables rewrites in place: work on a parsed copy, never on ``data``.
-        table = minified(encode_tables(json.loads(plain), paths))
-        return (table, "table") if len(table) < len(plain) * 0.97 else (plain, "minified")
+        if paths:
+            # encode_tables rewrites in place: work on a parsed copy, never on ``data``.
+            table = minified(encode_tables(json.loads(plain), paths))
+            if len(table) < len(plain) * 0.97:
+                text, form = table, "table"
+        if 1 - len(text) / original_len < ratio:
+            return None
+        return Compressed(text, f"smart_crusher:lossless:{form}", lossy=False, details={"kind": "json", "form": form})
 
     def _crush(
         self, data: Any, text: str, ctx: CompressionContext, cfg: SmartCrusherConfig
@@ -198,12 +194,18 @@ class SmartCrusher:
         boost = self._feedback_boost(ctx, cfg)
         key = ccr_key(text)
         crushes: list[_ArrayCrush] = []
+        replaced: list[tuple[tuple[Any, ...], list[Any]]] = []
+        crushed_data = data
         for path in paths:
             items = _get(data, path)
             new_items, crush = self._crush_array(items, path, ctx, cfg, boost, key)
             if crush is not None:
-                data = _set(data, path, new_items)
+                crushed_data = _set(data, path, new_items)
+                replaced.append((path, items))
                 crushes.append(crush)
+        output = minified(crushed_data) if crushes else ""
+        for path, items in reversed(replaced):  # leave ``data`` as parsed, for the lossless path
+            _set(data, path, items)
         if not crushes:
             return None
         details = {
@@ -221,7 +223,7 @@ class SmartCrusher:
             "items_before": sum(c.before for c in crushes),
             "items_after": sum(len(c.kept) for c in crushes),
         }
-        return minified(data), details
+        return output, details
 
     @staticmethod
     def _feedback_boost(ctx: CompressionContext, cfg: SmartCrusherConfig) -> float:
@@ -303,6 +305,21 @@ class SmartCrusher:
         else:
             new_items.append(f"[{marker_text}]")
         return new_items, _ArrayCrush(path, n, kept, reasons)
+
+
+def _lossless_lower_bound(data: Any, text: str) -> int:
+    """A size no lossless re-encoding of ``data`` can go below, computed without re-encoding.
+
+    Minifying removes at most the whitespace, and un-escaping ``\\uXXXX`` saves at most 5
+    characters each; the table form also drops each uniform object's keys after the first row.
+    """
+    bound = len(text) - sum(text.count(c) for c in " \n\r\t") - 5 * text.count("\\u") - text.count("\\/")
+    for path in _find_arrays(data, 3):
+        items = _get(data, path)
+        if is_uniform(items):
+            keys = sum(len(json.dumps(k, ensure_ascii=False)) + 1 for k in items[0])
+            bound -= (len(items) - 1) * keys
+    return bound
 
 
 def _already_crushed(items: list[Any]) -> bool:
