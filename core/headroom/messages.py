@@ -54,8 +54,22 @@ def validate_messages(messages: object) -> list[str]:
 
 
 def copy_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A deep copy, so the caller's list is never mutated."""
-    return copy.deepcopy(messages)
+    """A deep copy, so the caller's list is never mutated.
+
+    Dicts and lists are copied; strings, numbers and other immutable leaves are shared. Anything
+    else (an SDK object a caller left in a message) goes through ``copy.deepcopy``.
+    """
+    return [_copy(m) for m in messages]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool, bytes, tuple)):
+        return value
+    return copy.deepcopy(value)
 
 
 def message_text(message: dict[str, Any]) -> str:

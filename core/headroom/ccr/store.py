@@ -46,6 +46,7 @@ __all__ = ["CCREntry", "CCRStore", "ccr_key", "get_store", "resolve_store_url"]
 log = logging.getLogger("headroom.ccr")
 
 KEY_PREFIX = "hr_"
+_FEEDBACK_TTL = 2.0
 
 metadata = MetaData()
 
@@ -169,6 +170,7 @@ class CCRStore:
         self.config = config or CCRConfig()
         self._puts = 0
         self._lock = threading.RLock()
+        self._feedback_cache: dict[str, tuple[float, tuple[int, int]]] = {}
         try:
             self.engine = _make_engine(url)
             self._retry(lambda: metadata.create_all(self.engine))
@@ -418,9 +420,9 @@ class CCRStore:
         return out
 
     # -- retrieval feedback ----------------------------------------------------------------
-    @staticmethod
-    def _bump_feedback_in(conn: Any, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
+    def _bump_feedback_in(self, conn: Any, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
         """Add to a tool's feedback counters inside the caller's transaction."""
+        self._feedback_cache.pop(tool_name, None)
         bump = (
             update(tool_feedback)
             .where(tool_feedback.c.tool_name == tool_name)
@@ -450,10 +452,20 @@ class CCRStore:
             log.warning("could not record tool feedback: %s", exc)
 
     def tool_feedback(self, tool_name: str) -> tuple[int, int]:
-        """(compressions, retrievals) recorded for ``tool_name``."""
+        """(compressions, retrievals) recorded for ``tool_name``.
+
+        Read on every compression of a tool's output, so it is kept for ``_FEEDBACK_TTL`` seconds
+        (this process's own writes refresh it at once; other processes' show up within that time).
+        """
+        now = time.monotonic()
+        cached = self._feedback_cache.get(tool_name)
+        if cached is not None and now - cached[0] < _FEEDBACK_TTL:
+            return cached[1]
         with self.engine.connect() as conn:
             row = conn.execute(select(tool_feedback).where(tool_feedback.c.tool_name == tool_name)).first()
-        return (0, 0) if row is None else (int(row.compressions), int(row.retrievals))
+        value = (0, 0) if row is None else (int(row.compressions), int(row.retrievals))
+        self._feedback_cache[tool_name] = (now, value)
+        return value
 
     def close(self) -> None:
         self.engine.dispose()
