@@ -28,6 +28,7 @@ from headroom.ccr.store import ccr_key
 from headroom.compressors.base import Compressed, CompressionContext, PassThrough
 from headroom.compressors.json_analysis import analyse_array, item_signature, jaccard
 from headroom.compressors.json_lossless import encode_tables, is_uniform, minified
+from headroom.compressors.json_spans import parse_with_item_texts
 from headroom.config import SmartCrusherConfig
 from headroom.relevance import query_identifiers, query_terms
 
@@ -144,7 +145,7 @@ class SmartCrusher:
         ):
             return None
         try:
-            data = json.loads(text)
+            data, item_texts = parse_with_item_texts(text)
         except json.JSONDecodeError as exc:
             raise PassThrough(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
         if not isinstance(data, (list, dict)):
@@ -154,7 +155,7 @@ class SmartCrusher:
         too_big = len(text.encode("utf-8", "surrogatepass")) > ctx.config.ccr.max_entry_bytes
         if ctx.lossless_only or cfg.lossless_only or too_big:
             return self._lossless(data, original_len, ratio)
-        crushed = self._crush(data, text, ctx, cfg)
+        crushed = self._crush(data, text, ctx, cfg, item_texts)
         if crushed is None:
             return self._lossless(data, original_len, ratio)
         lossy_text, details = crushed
@@ -186,7 +187,12 @@ class SmartCrusher:
         return Compressed(text, f"smart_crusher:lossless:{form}", lossy=False, details={"kind": "json", "form": form})
 
     def _crush(
-        self, data: Any, text: str, ctx: CompressionContext, cfg: SmartCrusherConfig
+        self,
+        data: Any,
+        text: str,
+        ctx: CompressionContext,
+        cfg: SmartCrusherConfig,
+        item_texts: dict[tuple[Any, ...], list[str]],
     ) -> tuple[str, dict[str, Any]] | None:
         paths = _find_arrays(data, cfg.min_items_to_analyze)
         if not paths:
@@ -198,7 +204,7 @@ class SmartCrusher:
         crushed_data = data
         for path in paths:
             items = _get(data, path)
-            new_items, crush = self._crush_array(items, path, ctx, cfg, boost, key)
+            new_items, crush = self._crush_array(items, path, ctx, cfg, boost, key, item_texts.get(path))
             if crush is not None:
                 crushed_data = _set(data, path, new_items)
                 replaced.append((path, items))
@@ -247,6 +253,7 @@ class SmartCrusher:
         cfg: SmartCrusherConfig,
         boost: float,
         key: str,
+        texts: list[str] | None = None,
     ) -> tuple[list[Any], _ArrayCrush | None]:
         n = len(items)
         k = adaptive_k(n, cfg, boost)
@@ -254,7 +261,12 @@ class SmartCrusher:
             return items, None
         # Serialised items are only needed to match the question against them.
         needs_text = bool(query_terms(ctx.query) or query_identifiers(ctx.query))
-        docs = [minified(it) for it in items] if needs_text else []
+        if not needs_text:
+            docs: list[str] = []
+        elif texts is not None and len(texts) == n:
+            docs = texts  # the items' own source text, sliced while parsing
+        else:
+            docs = [minified(it) for it in items]
         analysis = analyse_array(items, docs, ctx.query, cfg)
         reasons: dict[str, int] = {}
         chosen: set[int] = set()
