@@ -108,17 +108,21 @@ _TEXT_KEYS = frozenset({"message", "msg", "detail", "details", "description", "o
 _CHECKED_KEYS = _STATUS_KEYS | _ERROR_KEYS | _TEXT_KEYS
 
 
+def _checked(mapping: dict[Any, Any]) -> list[tuple[str, Any]]:
+    """(lower-cased key, value) of the keys worth an error check; C-level set work in the usual case."""
+    hits = [(k, mapping[k]) for k in _CHECKED_KEYS.intersection(mapping)]
+    if len(hits) == len(mapping) or all(isinstance(k, str) and k.islower() for k in mapping):
+        return hits
+    return [(lk, v) for k, v in mapping.items() if (lk := str(k).lower()) in _CHECKED_KEYS]
+
+
 def _carries_error(item: Any) -> bool:
     if isinstance(item, dict):
-        for k, v in item.items():
-            lk = k.lower() if isinstance(k, str) else str(k)
-            if lk in _CHECKED_KEYS and _is_error_value(lk, v):
+        if any(_is_error_value(k, v) for k, v in _checked(item)):
+            return True
+        for v in item.values():
+            if isinstance(v, dict) and any(_is_error_value(k2, v2) for k2, v2 in _checked(v)):
                 return True
-            if isinstance(v, dict):
-                for k2, v2 in v.items():
-                    lk2 = k2.lower() if isinstance(k2, str) else str(k2)
-                    if lk2 in _CHECKED_KEYS and _is_error_value(lk2, v2):
-                        return True
         return False
     if isinstance(item, str):
         return bool(_ERROR_WORDS.search(item[:500]))
@@ -174,14 +178,22 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
 
 
 def _nested_status_keys(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    found: dict[tuple[str, str], None] = {}
+    inner_keys: dict[str, set[Any]] = {}
     for it in items:
         for outer, value in it.items():
             if isinstance(value, dict):
-                for inner, v in value.items():
-                    if isinstance(inner, str) and _is_category_name(inner.lower()) and not isinstance(v, (dict, list)):
-                        found.setdefault((outer, inner), None)
-    return list(found)
+                inner_keys.setdefault(outer, set()).update(value)
+    found: list[tuple[str, str]] = []
+    for outer, keys in inner_keys.items():
+        for inner in keys:
+            if isinstance(inner, str) and _is_category_name(inner.lower()) and any(
+                isinstance(it.get(outer), dict)
+                and inner in it[outer]
+                and not isinstance(it[outer][inner], (dict, list))
+                for it in items
+            ):
+                found.append((outer, inner))
+    return sorted(found)
 
 
 def _mark_rare_values(label: str, column: list[Any], present: list[bool], cfg: SmartCrusherConfig, mark: Any) -> bool:
@@ -306,13 +318,19 @@ def _exact_value_matches(items: list[Any], query: str) -> list[int]:
         return []
     by_id: list[int] = []
     by_value: dict[str, list[int]] = {}
+    longest = max(len(t) for t in tokens)
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
         for k, v in item.items():
-            if isinstance(v, (dict, list)) or v is None or isinstance(v, bool):
+            if isinstance(v, str):
+                if len(v) > longest:
+                    continue  # a URL or a sentence never equals a query token
+                sv = v.lower()
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                sv = str(v)
+            else:
                 continue
-            sv = str(v).lower()
             if sv in tokens:
                 if _ID_KEY.search(str(k)) or str(k).lower() in ("login", "name", "full_name", "title", "slug"):
                     by_id.append(i)
