@@ -171,6 +171,7 @@ class CCRStore:
         self._puts = 0
         self._lock = threading.RLock()
         self._feedback_cache: dict[str, tuple[float, tuple[int, int]]] = {}
+        self._sqlite = make_url(url).get_backend_name() == "sqlite"
         try:
             self.engine = _make_engine(url)
             self._retry(lambda: metadata.create_all(self.engine))
@@ -214,19 +215,24 @@ class CCRStore:
 
         def _write() -> None:
             with self.engine.begin() as conn:
-                exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
-                if exists:
+                if self._sqlite:
+                    # One statement; a concurrent writer of the same content is simply ignored.
+                    inserted = conn.execute(ccr_entries.insert().prefix_with("OR IGNORE").values(**row)).rowcount
+                else:
+                    exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
+                    inserted = 0
+                    if not exists:
+                        try:
+                            with conn.begin_nested():
+                                inserted = conn.execute(ccr_entries.insert().values(**row)).rowcount
+                        except IntegrityError:
+                            pass  # another writer stored the same content first: same key, same bytes
+                if not inserted:
                     conn.execute(
                         update(ccr_entries)
                         .where(ccr_entries.c.key == key)
                         .values(expires_at=now + self.config.ttl_seconds, last_access=now)
                     )
-                else:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(ccr_entries.insert().values(**row))
-                    except IntegrityError:
-                        pass  # another writer stored the same content first: same key, same bytes
                 if tool_name:
                     self._bump_feedback_in(conn, tool_name, compressions=1)
 
@@ -422,7 +428,8 @@ class CCRStore:
     # -- retrieval feedback ----------------------------------------------------------------
     def _bump_feedback_in(self, conn: Any, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
         """Add to a tool's feedback counters inside the caller's transaction."""
-        self._feedback_cache.pop(tool_name, None)
+        if retrievals:
+            self._feedback_cache.pop(tool_name, None)  # a retrieval changes the hint at once
         bump = (
             update(tool_feedback)
             .where(tool_feedback.c.tool_name == tool_name)
