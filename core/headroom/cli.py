@@ -104,10 +104,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from headroom import metrics
     from headroom.ccr.store import get_store
     from headroom.config import HeadroomConfig
+    from headroom.providers.accounting import persisted_totals
 
-    stats = get_store(HeadroomConfig(), args.store_url).stats()
+    store = get_store(HeadroomConfig(), args.store_url)
+    stats = store.stats()
+    client, _rows = persisted_totals(store)
     if args.json:
-        print(json.dumps({**stats, "process_counters": metrics.snapshot()}))
+        print(json.dumps({**stats, "client": client, "process_counters": metrics.snapshot()}))
         return 0
     print(f"store              {stats['url']}")
     print(
@@ -122,6 +125,12 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         f"cost (USD)         {stats['cost_before_usd']:.4f} -> {stats['cost_after_usd']:.4f} "
         f"(saved {stats['cost_saved_usd']:.4f})"
     )
+    if client["requests"]:
+        modes = ", ".join(f"{n} {m}" for m, n in sorted(client["by_mode"].items()))
+        print(
+            f"HeadroomClient     {client['requests']:,} calls ({modes}); {client['cache_hits']:,} semantic-cache hits; "
+            f"spent {client['cost_usd']:.4f} USD; audit could save {client['potential_tokens_saved']:,} tokens"
+        )
     return 0
 
 

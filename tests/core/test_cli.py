@@ -85,3 +85,17 @@ def test_missing_file_is_a_clear_error() -> None:
 def test_every_command_has_help(command: str) -> None:
     done = _headroom(command, "--help")
     assert done.returncode == 0 and b"usage: headroom " + command.encode() in done.stdout
+
+
+def test_stats_include_headroom_client_calls() -> None:
+    import openai
+    from headroom import HeadroomClient, OpenAIProvider
+
+    from tests.support.scripted_server import ScriptedServer
+
+    with ScriptedServer() as server:
+        client = HeadroomClient(openai.OpenAI(base_url=server.base_url, api_key="test"), OpenAIProvider())
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    done = _headroom("stats", "--json")
+    assert json.loads(done.stdout)["client"]["requests"] == 1
+    assert b"HeadroomClient     1 calls (1 audit)" in _headroom("stats").stdout
