@@ -129,17 +129,29 @@ def resolve_store_url(config: HeadroomConfig | None = None, store_url: str | Non
         return store_url
     path = Path(url.database)
     if not path.is_absolute():
-        workspace = Path((cfg or HeadroomConfig()).workspace_dir).expanduser()
-        try:
-            workspace.mkdir(parents=True, exist_ok=True)
-            probe = workspace / ".headroom-write-probe"
-            probe.touch()
-            probe.unlink()
-        except OSError:
-            workspace = Path(tempfile.gettempdir()) / "headroom"
-            workspace.mkdir(parents=True, exist_ok=True)
-        path = workspace / path
+        path = _writable_workspace((cfg or HeadroomConfig()).workspace_dir) / path
     return str(url.set(database=str(path)))
+
+
+_workspaces: dict[str, Path] = {}
+
+
+def _writable_workspace(workspace_dir: str) -> Path:
+    """The workspace directory, created and checked for writing once per process; a temp dir if it is read-only."""
+    known = _workspaces.get(workspace_dir)
+    if known is not None and known.is_dir():
+        return known
+    workspace = Path(workspace_dir).expanduser()
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+        probe = workspace / ".headroom-write-probe"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        workspace = Path(tempfile.gettempdir()) / "headroom"
+        workspace.mkdir(parents=True, exist_ok=True)
+    _workspaces[workspace_dir] = workspace
+    return workspace
 
 
 def _make_engine(url: str) -> Engine:
