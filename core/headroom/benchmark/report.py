@@ -263,7 +263,7 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
             _rate(s.mb_per_s),
             _pct(s.tokenize_share),
             "-" if s.counting_mb_per_s is None else _rate(s.counting_mb_per_s),
-            f"{s.ccr_ok}/{s.ccr_keys}",
+            f"{s.ccr_ok}/{s.ccr_keys}" if s.ccr_keys else "-",
         ]
         if targets:
             goal = TARGETS.get(s.kind)
