@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from headroom.benchmark.runner import CaseResult
+from headroom.benchmark.runner import CaseResult, Rates
 
 __all__ = ["TARGETS", "KindSummary", "ProgressBar", "format_cases", "format_summary", "summarize", "to_json"]
 
@@ -30,7 +30,7 @@ TARGETS: dict[str, Goal] = {"json": Goal(0.70, 40.0), "log": Goal(0.85, 20.0)}
 
 
 @dataclass(frozen=True)
-class KindSummary:
+class KindSummary(Rates):
     """Totals of one engine over the files of one kind."""
 
     engine: str
@@ -52,23 +52,8 @@ class KindSummary:
     ccr_keys: int
 
     @property
-    def reduction(self) -> float:
-        return 1 - self.tokens_after / self.tokens_before if self.tokens_before else 0.0
-
-    @property
-    def baseline_reduction(self) -> float | None:
-        if self.baseline_tokens is None or not self.tokens_before:
-            return None
-        return 1 - self.baseline_tokens / self.tokens_before
-
-    @property
     def fidelity(self) -> float:
         return self.kept / self.total if self.total else 1.0
-
-    @property
-    def mb_per_s(self) -> float:
-        """Total input over total latency (large files weigh more, as they do for a user)."""
-        return self.size_bytes / 1e6 / (self.latency_ms / 1000) if self.latency_ms > 0 else float("inf")
 
     @property
     def tokenize_share(self) -> float | None:

@@ -32,8 +32,34 @@ __all__ = ["CaseResult", "ccr_status", "measure_engine_output", "run_bench", "ru
 OURS = "headroom"
 
 
+class Rates:
+    """Reduction and throughput of a row with tokens before/after, a baseline, bytes and latency."""
+
+    tokens_before: int
+    tokens_after: int
+    baseline_tokens: int | None
+    size_bytes: int
+    latency_ms: float
+
+    @property
+    def reduction(self) -> float:
+        """Fraction of request tokens removed (0.8 = 80% fewer)."""
+        return 1 - self.tokens_after / self.tokens_before if self.tokens_before else 0.0
+
+    @property
+    def baseline_reduction(self) -> float | None:
+        if self.baseline_tokens is None or not self.tokens_before:
+            return None
+        return 1 - self.baseline_tokens / self.tokens_before
+
+    @property
+    def mb_per_s(self) -> float:
+        """Input megabytes (10^6 bytes) compressed per second of latency (totals: large files weigh more)."""
+        return self.size_bytes / 1e6 / (self.latency_ms / 1000) if self.latency_ms > 0 else float("inf")
+
+
 @dataclass(frozen=True)
-class CaseResult:
+class CaseResult(Rates):
     """What one engine did to one file."""
 
     name: str
@@ -57,22 +83,6 @@ class CaseResult:
     transforms: tuple[str, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def reduction(self) -> float:
-        """Fraction of request tokens removed (0.8 = 80% fewer)."""
-        return 1 - self.tokens_after / self.tokens_before if self.tokens_before else 0.0
-
-    @property
-    def baseline_reduction(self) -> float | None:
-        if self.baseline_tokens is None or not self.tokens_before:
-            return None
-        return 1 - self.baseline_tokens / self.tokens_before
-
-    @property
-    def mb_per_s(self) -> float:
-        """Input megabytes (10^6 bytes) compressed per second of latency."""
-        return self.size_bytes / 1e6 / (self.latency_ms / 1000) if self.latency_ms > 0 else float("inf")
 
     def to_dict(self) -> dict[str, Any]:
         return {
