@@ -108,12 +108,26 @@ _TEXT_KEYS = frozenset({"message", "msg", "detail", "details", "description", "o
 _CHECKED_KEYS = _STATUS_KEYS | _ERROR_KEYS | _TEXT_KEYS
 
 
+def _case_variants(names: frozenset[str]) -> dict[str, str]:
+    """Spellings of the checked key names seen in APIs (status, Status, STATUS, errorMessage, ...) -> canonical."""
+    out: dict[str, str] = {}
+    for name in names:
+        parts = name.split("_")
+        camel = parts[0] + "".join(p.capitalize() for p in parts[1:])
+        for variant in (name, name.capitalize(), name.upper(), camel, camel[:1].upper() + camel[1:]):
+            out[variant] = name
+    out.update({"errorMessage": "errormessage", "ErrorMessage": "errormessage", "stackTrace": "stacktrace",
+                "StackTrace": "stacktrace"})  # fmt: skip
+    return out
+
+
+_CHECKED_SPELLINGS = _case_variants(_CHECKED_KEYS)
+_CHECKED_SPELLING_SET = frozenset(_CHECKED_SPELLINGS)
+
+
 def _checked(mapping: dict[Any, Any]) -> list[tuple[str, Any]]:
-    """(lower-cased key, value) of the keys worth an error check; C-level set work in the usual case."""
-    hits = [(k, mapping[k]) for k in _CHECKED_KEYS.intersection(mapping)]
-    if len(hits) == len(mapping) or all(isinstance(k, str) and k.islower() for k in mapping):
-        return hits
-    return [(lk, v) for k, v in mapping.items() if (lk := str(k).lower()) in _CHECKED_KEYS]
+    """(canonical key, value) of the keys worth an error check, found with one C-level set intersection."""
+    return [(_CHECKED_SPELLINGS[k], mapping[k]) for k in _CHECKED_SPELLING_SET.intersection(mapping)]
 
 
 def _carries_error(item: Any) -> bool:
@@ -186,11 +200,15 @@ def _nested_status_keys(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for outer, keys in inner_keys.items():
         for inner in keys:
-            if isinstance(inner, str) and _is_category_name(inner.lower()) and any(
-                isinstance(it.get(outer), dict)
-                and inner in it[outer]
-                and not isinstance(it[outer][inner], (dict, list))
-                for it in items
+            if (
+                isinstance(inner, str)
+                and _is_category_name(inner.lower())
+                and any(
+                    isinstance(it.get(outer), dict)
+                    and inner in it[outer]
+                    and not isinstance(it[outer][inner], (dict, list))
+                    for it in items
+                )
             ):
                 found.append((outer, inner))
     return sorted(found)

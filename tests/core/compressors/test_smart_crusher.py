@@ -287,3 +287,13 @@ def test_retrieved_content_is_never_compressed_again() -> None:
         {"role": "tool", "tool_call_id": "r1", "content": text},
     ]
     assert headroom.compress(messages).messages[-1]["content"] == text
+
+
+def test_error_fields_are_found_in_other_spellings() -> None:
+    items = [{"Id": i, "Status": "OK", "path": f"/jobs/{i}/logs/output.txt"} for i in range(60)]
+    items[33]["Status"] = "FAILED"
+    items[41]["errorMessage"] = "disk quota exceeded"
+    out = SmartCrusher().compress(json.dumps(items), _ctx())
+    assert out is not None
+    kept = json.loads(out.text)
+    assert items[33] in kept and items[41] in kept
