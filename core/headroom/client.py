@@ -35,9 +35,10 @@ from headroom import metrics
 from headroom.ccr.store import CCRStore, get_store
 from headroom.config import CacheOptimizerConfig, HeadroomConfig, HeadroomMode, parse_mode
 from headroom.errors import BudgetExceededError, ConfigurationError, InvalidArgumentError
+from headroom.models import ModelRegistry
 from headroom.pipeline import run_pipeline
 from headroom.providers.accounting import METRICS_SOURCE, persisted_totals, spent_today_usd
-from headroom.providers.base import Provider, ProviderUsage, StreamUsageTracker, registry_for
+from headroom.providers.base import Provider, ProviderUsage, StreamUsageTracker
 from headroom.providers.records import RequestRecord, SimulationResult
 from headroom.providers.streams import AsyncStreamProxy, StreamManagerProxy, SyncStreamProxy
 from headroom.result import CompressResult
@@ -118,7 +119,7 @@ class HeadroomClient:
         self.is_async = _is_async_client(original_client)
         self.config = self._build_config(config, default_mode, enable_cache_optimizer, model_context_limits, store_url)
         self.store: CCRStore = get_store(self.config)
-        self._registry = registry_for(self.config)  # per-request overrides never change models or prices
+        self._registry = ModelRegistry.for_config(self.config)  # per-request overrides never change models or prices
         self.semantic_cache: SemanticCache | None = None
         if enable_semantic_cache:
             self.semantic_cache = SemanticCache(

@@ -12,9 +12,12 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headroom.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from headroom.config import HeadroomConfig
 
 __all__ = ["ModelInfo", "ModelRegistry", "Pricing", "provider_of"]
 
@@ -96,6 +99,7 @@ _PATTERNS: list[tuple[Any, str, int, Pricing | None]] = [
 ]
 
 _FALLBACK_WINDOW = 128_000
+_for_config: dict[tuple[Any, ...], ModelRegistry] = {}
 
 
 def provider_of(model: str) -> str:
@@ -146,6 +150,32 @@ class ModelRegistry:
             self._merge(_load_json_source(limits_source, "HEADROOM_MODEL_LIMITS"))
         for name, window in (context_limits or {}).items():
             self._set(name, provider_of(name), window=window)
+
+    @classmethod
+    def for_config(cls, config: HeadroomConfig) -> ModelRegistry:
+        """The registry with the user's models.json, HEADROOM_MODEL_LIMITS and context overrides.
+
+        Built once per distinct setting (and models.json version) and then shared: the pipeline
+        asks for it on every request.
+        """
+        path = Path(config.config_dir).expanduser() / "models.json"
+        try:
+            mtime: int | None = path.stat().st_mtime_ns
+        except OSError:
+            mtime = None
+        key = (config.config_dir, mtime, config.model_limits_source,
+               tuple(sorted(config.model_context_limits.items())))  # fmt: skip
+        registry = _for_config.get(key)
+        if registry is None:
+            registry = cls(
+                config_dir=config.config_dir,
+                limits_source=config.model_limits_source,
+                context_limits=config.model_context_limits,
+            )
+            if len(_for_config) > 64:
+                _for_config.clear()
+            _for_config[key] = registry
+        return registry
 
     def _merge(self, data: dict[str, Any]) -> None:
         for provider, block in data.items():

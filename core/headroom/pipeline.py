@@ -45,14 +45,6 @@ class ContentTiming:
     ms: float
 
 
-def _registry_for(config: HeadroomConfig) -> ModelRegistry:
-    return ModelRegistry(
-        config_dir=config.config_dir,
-        limits_source=config.model_limits_source,
-        context_limits=config.model_context_limits,
-    )
-
-
 def _compress_contents(
     messages: list[dict[str, Any]],
     config: HeadroomConfig,
@@ -137,7 +129,7 @@ def run_pipeline(
     started = time.perf_counter()
     notes = validate_messages(messages)
     counter = get_counter(model)
-    registry = _registry_for(config)
+    registry = ModelRegistry.for_config(config)
     provider = registry.get(model).provider
     original = copy_messages(messages)
     work = copy_messages(messages)

@@ -167,3 +167,16 @@ def test_unknown_models_are_inferred_from_their_names() -> None:
 
 def test_constructor_context_limits_win() -> None:
     assert ModelRegistry(context_limits={"gpt-4o": 8000}).context_window("gpt-4o") == 8000
+
+
+def test_registry_for_config_is_shared_and_sees_models_json_edits(tmp_path: Path) -> None:
+    import os
+
+    cfg = HeadroomConfig(config_dir=str(tmp_path))
+    assert ModelRegistry.for_config(cfg) is ModelRegistry.for_config(cfg)
+    models = tmp_path / "models.json"
+    models.write_text('{"openai": {"context_limits": {"my-model": 9000}}}')
+    assert ModelRegistry.for_config(cfg).context_window("my-model") == 9000
+    models.write_text('{"openai": {"context_limits": {"my-model": 7000}}}')
+    os.utime(models, ns=(models.stat().st_atime_ns, models.stat().st_mtime_ns + 1_000_000))
+    assert ModelRegistry.for_config(cfg).context_window("my-model") == 7000

@@ -18,7 +18,7 @@ from headroom.config import HeadroomConfig
 from headroom.errors import InvalidArgumentError
 from headroom.models import ModelRegistry
 
-__all__ = ["Provider", "ProviderUsage", "StreamUsageTracker", "canonical_json", "registry_for"]
+__all__ = ["Provider", "ProviderUsage", "StreamUsageTracker", "canonical_json"]
 
 
 def canonical_json(value: Any) -> str:
@@ -29,15 +29,6 @@ def canonical_json(value: Any) -> str:
 def short_hash(value: Any) -> str:
     """A 16-hex-digit digest of ``canonical_json(value)``."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
-
-
-def registry_for(config: HeadroomConfig) -> ModelRegistry:
-    """The model registry with the user's models.json, HEADROOM_MODEL_LIMITS and context overrides."""
-    return ModelRegistry(
-        config_dir=config.config_dir,
-        limits_source=config.model_limits_source,
-        context_limits=config.model_context_limits,
-    )
 
 
 @dataclass(frozen=True)
