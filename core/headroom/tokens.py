@@ -246,11 +246,6 @@ def message_pieces(message: dict[str, Any]) -> list[str]:
     return parts
 
 
-def message_text_for_counting(message: dict[str, Any]) -> str:
-    """All text of a message that reaches the model, joined (see :func:`message_pieces`)."""
-    return "\n".join(message_pieces(message))
-
-
 _counters: dict[str, TokenCounter] = {}
 _counters_lock = threading.Lock()
 

@@ -1,9 +1,9 @@
 """Lossless re-encodings of JSON: minified text, and a compact table for arrays of uniform objects.
 
 The table form writes each key once instead of once per item:
-``{"_headroom_table": {"columns": [...], "rows": [[...], ...]}}`` (nested arrays of uniform objects
-anywhere in the document are encoded the same way). Every value survives; ``decode_tables``
-turns it back into the original structure.
+``{"_headroom_table": {"columns": [...], "rows": [[...], ...]}}``, for the arrays SmartCrusher
+locates (root or envelope arrays). Every value survives; ``decode_tables`` turns it back into the
+original structure.
 """
 
 from __future__ import annotations
@@ -38,14 +38,12 @@ def is_uniform(items: Any) -> bool:
     return isinstance(items, list) and _uniform_columns(items) is not None
 
 
-def encode_tables(value: Any, paths: list[tuple[Any, ...]] | None = None) -> Any:
-    """``value`` with arrays of uniform objects replaced by their table form.
+def encode_tables(value: Any, paths: list[tuple[Any, ...]]) -> Any:
+    """``value`` with the uniform arrays at ``paths`` (root or envelope arrays) in table form, in place.
 
-    With ``paths``, only the arrays at those paths (root or envelope arrays) are considered, which
-    keeps the cost proportional to the number of items rather than to every nested value.
+    Only the given arrays are considered, which keeps the cost proportional to the number of
+    items rather than to every nested value.
     """
-    if paths is None:
-        return _encode_all(value, 0)
     for path in sorted(paths, key=len, reverse=True):
         if not path:
             return _table(value) if is_uniform(value) else value
@@ -60,20 +58,6 @@ def encode_tables(value: Any, paths: list[tuple[Any, ...]] | None = None) -> Any
 def _table(items: list[dict[str, Any]]) -> dict[str, Any]:
     columns = list(items[0].keys())
     return {TABLE_KEY: {"columns": columns, "rows": [[it[c] for c in columns] for it in items]}}
-
-
-def _encode_all(value: Any, depth: int) -> Any:
-    if depth > 64:
-        return value
-    if isinstance(value, list):
-        if is_uniform(value):
-            columns = list(value[0].keys())
-            rows = [[_encode_all(it[c], depth + 1) for c in columns] for it in value]
-            return {TABLE_KEY: {"columns": columns, "rows": rows}}
-        return [_encode_all(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {k: _encode_all(v, depth + 1) for k, v in value.items()}
-    return value
 
 
 def decode_tables(value: Any) -> Any:
