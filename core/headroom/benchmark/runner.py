@@ -57,6 +57,17 @@ class Rates:
         """Input megabytes (10^6 bytes) compressed per second of latency (totals: large files weigh more)."""
         return self.size_bytes / 1e6 / (self.latency_ms / 1000) if self.latency_ms > 0 else float("inf")
 
+    def _rates_dict(self) -> dict[str, Any]:
+        """The size and token figures every benchmark row reports, in report order."""
+        return {
+            "bytes": self.size_bytes,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "reduction": round(self.reduction, 4),
+            "baseline_tokens": self.baseline_tokens,
+            "baseline_reduction": None if self.baseline_reduction is None else round(self.baseline_reduction, 4),
+        }
+
 
 @dataclass(frozen=True)
 class CaseResult(Rates):
@@ -89,12 +100,7 @@ class CaseResult(Rates):
             "name": self.name,
             "kind": self.kind,
             "engine": self.engine,
-            "bytes": self.size_bytes,
-            "tokens_before": self.tokens_before,
-            "tokens_after": self.tokens_after,
-            "reduction": round(self.reduction, 4),
-            "baseline_tokens": self.baseline_tokens,
-            "baseline_reduction": None if self.baseline_reduction is None else round(self.baseline_reduction, 4),
+            **self._rates_dict(),
             "latency_ms": round(self.latency_ms, 3),
             "mb_per_s": round(self.mb_per_s, 3),
             "count_ms": None if self.count_ms is None else round(self.count_ms, 3),
