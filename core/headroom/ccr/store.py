@@ -90,6 +90,18 @@ tool_feedback = Table(
 )
 
 
+_ENTRY_COLUMNS = tuple(c.name for c in ccr_entries.columns)
+_SQLITE_INSERT = (
+    f"INSERT OR IGNORE INTO {ccr_entries.name} ({', '.join(_ENTRY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
+)
+_SQLITE_REFRESH = f"UPDATE {ccr_entries.name} SET expires_at = ?, last_access = ? WHERE key = ?"
+_SQLITE_BUMP_COMPRESSIONS = (
+    f"INSERT INTO {tool_feedback.name} (tool_name, compressions, retrievals) VALUES (?, 1, 0) "
+    "ON CONFLICT(tool_name) DO UPDATE SET compressions = compressions + 1"
+)
+
+
 def ccr_key(content: str) -> str:
     """The key of ``content``: a short hash, identical for identical content."""
     digest = hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
@@ -228,22 +240,21 @@ class CCRStore:
         def _write() -> None:
             with self.engine.begin() as conn:
                 if self._sqlite:
-                    # One statement; a concurrent writer of the same content is simply ignored.
-                    inserted = conn.execute(ccr_entries.insert().prefix_with("OR IGNORE").values(**row)).rowcount
-                else:
-                    exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
-                    inserted = 0
-                    if not exists:
-                        try:
-                            with conn.begin_nested():
-                                inserted = conn.execute(ccr_entries.insert().values(**row)).rowcount
-                        except IntegrityError:
-                            pass  # another writer stored the same content first: same key, same bytes
+                    self._put_sqlite(conn, row, tool_name)
+                    return
+                exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
+                inserted = 0
+                if not exists:
+                    try:
+                        with conn.begin_nested():
+                            inserted = conn.execute(ccr_entries.insert().values(**row)).rowcount
+                    except IntegrityError:
+                        pass  # another writer stored the same content first: same key, same bytes
                 if not inserted:
                     conn.execute(
                         update(ccr_entries)
                         .where(ccr_entries.c.key == key)
-                        .values(expires_at=now + self.config.ttl_seconds, last_access=now)
+                        .values(expires_at=row["expires_at"], last_access=now)
                     )
                 if tool_name:
                     self._bump_feedback_in(conn, tool_name, compressions=1)
@@ -258,6 +269,21 @@ class CCRStore:
         if due:
             self.enforce_limits()
         return key
+
+    @staticmethod
+    def _put_sqlite(conn: Any, row: dict[str, Any], tool_name: str | None) -> None:
+        """The SQLite write of :meth:`put`: at most three prepared statements in the caller's transaction.
+
+        Written as driver-level SQL because this runs once per lossy compression, in the
+        request's path: building SQLAlchemy statements cost more than SQLite's own write.
+        ``INSERT OR IGNORE`` makes a concurrent writer of the same content harmless (same key,
+        same bytes); the feedback counter is one upsert.
+        """
+        inserted = conn.exec_driver_sql(_SQLITE_INSERT, tuple(row[c] for c in _ENTRY_COLUMNS)).rowcount
+        if not inserted:
+            conn.exec_driver_sql(_SQLITE_REFRESH, (row["expires_at"], row["last_access"], row["key"]))
+        if tool_name:
+            conn.exec_driver_sql(_SQLITE_BUMP_COMPRESSIONS, (tool_name,))
 
     def get_entry(self, key: str) -> CCREntry:
         """The stored original of ``key``; RetrievalError when unknown or expired."""

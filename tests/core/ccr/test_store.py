@@ -29,6 +29,18 @@ def test_same_content_same_key(tmp_path: Path) -> None:
     assert store.stats()["entries"] == 1
 
 
+def test_storing_again_refreshes_expiry_and_counts_each_compression(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(ttl_seconds=60))
+    key = store.put(LOG, kind="log", tool_name="fetch_logs", meta={"lines": 2000})
+    first = store.get_entry(key)
+    time.sleep(0.01)
+    assert store.put(LOG, kind="log", tool_name="fetch_logs") == key
+    again = store.get_entry(key)
+    assert again.expires_at > first.expires_at
+    assert (again.content, again.kind, again.meta, again.created_at) == (LOG, "log", {"lines": 2000}, first.created_at)
+    assert store.tool_feedback("fetch_logs") == (2, 0)
+
+
 def test_unknown_and_expired_keys_raise_retrieval_error(tmp_path: Path) -> None:
     store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(ttl_seconds=1))
     key = store.put("short lived")
