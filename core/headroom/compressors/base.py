@@ -13,11 +13,19 @@ from typing import Any, Protocol
 from headroom.config import HeadroomConfig, SmartCrusherConfig
 from headroom.tokens import TokenCounter
 
-__all__ = ["Compressed", "CompressionContext", "Compressor", "PassThrough"]
+__all__ = ["Compressed", "CompressionContext", "Compressor", "NotJSON", "PassThrough"]
 
 
 class PassThrough(Exception):
     """Raised by a compressor to leave content unchanged for a reason worth reporting (e.g. malformed JSON)."""
+
+
+class NotJSON(PassThrough):
+    """Raised by the JSON compressor when text that looked like JSON does not parse.
+
+    The router then routes the text by its other cues (a log whose lines are bracketed, a
+    truncated JSON dump that is still readable text).
+    """
 
 
 @dataclass(frozen=True)

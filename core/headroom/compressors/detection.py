@@ -113,15 +113,20 @@ def _share(lines: list[str], pattern: re.Pattern[str], *, window: int | None = N
     return hits / len(lines)
 
 
-def _is_json(stripped: str) -> bool:
+def _is_json(stripped: str, *, parse: bool) -> bool:
+    """JSON when it parses (``parse``), or, unparsed, when it opens like a JSON array or object.
+
+    Without ``parse`` the caller confirms by parsing it itself: the router does, because the
+    JSON compressor's own parse would otherwise be the second full parse of every JSON output.
+    """
     if stripped[0] not in "[{" or stripped[-1] not in "]}":
         return False
-    if len(stripped) <= _JSON_PARSE_LIMIT:
+    if parse and len(stripped) <= _JSON_PARSE_LIMIT:
         try:
             return isinstance(json.loads(stripped), (list, dict))
         except (ValueError, RecursionError):
             return False
-    # Too big to parse just for detection: the first value must look like JSON, not "[Sun Dec 04 ...".
+    # The first value must look like JSON, not "[Sun Dec 04 ...".
     return re.match(r'[\[{]\s*(?:["{\[\]}\d-]|true|false|null)', stripped[:64]) is not None
 
 
@@ -135,8 +140,11 @@ def _repeated_shapes(lines: list[str]) -> float:
     return repeated / len(lines) if lines else 0.0
 
 
-def detect_content_type(text: str) -> ContentType:
+def detect_content_type(text: str, *, parse_json: bool = True, json_allowed: bool = True) -> ContentType:
     """The kind of ``text``; UNKNOWN when no detector is confident (the router then passes it through).
+
+    ``parse_json=False`` answers JSON for text that only opens and closes like JSON (the caller
+    parses it and, when that fails, asks again with ``json_allowed=False``).
 
     >>> detect_content_type("diff --git a/x b/x\\n--- a/x\\n+++ b/x\\n@@ -1 +1 @@\\n-a\\n+b\\n").value
     'diff'
@@ -149,7 +157,7 @@ def detect_content_type(text: str) -> ContentType:
     if "\x00" in sample or controls > len(sample) * 0.1:
         return ContentType.BINARY
     sample = strip_ansi(sample)
-    if _is_json(stripped):
+    if json_allowed and _is_json(stripped, parse=parse_json):
         return ContentType.JSON
     lines = [line for line in sample.splitlines() if line.strip()]
     if not lines:

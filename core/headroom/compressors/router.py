@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from headroom import metrics
-from headroom.compressors.base import Compressed, CompressionContext, Compressor, PassThrough
+from headroom.compressors.base import Compressed, CompressionContext, Compressor, NotJSON, PassThrough
 from headroom.compressors.detection import ContentType, detect_content_type
 
 __all__ = ["ResultCache", "compress_content", "register", "result_cache"]
@@ -94,13 +94,18 @@ def _cache_key(text: str, ctx: CompressionContext) -> bytes:
     return h.digest()
 
 
-def _run(text: str, ctx: CompressionContext) -> _Outcome:
-    kind = detect_content_type(text)
+def _run(text: str, ctx: CompressionContext, *, json_allowed: bool = True) -> _Outcome:
+    # JSON is confirmed by the JSON compressor's own parse, not parsed twice.
+    kind = detect_content_type(text, parse_json=False, json_allowed=json_allowed)
     compressor = _registry.get(kind)
     if compressor is None:
         return _Outcome(None, kind, f"no compressor for {kind.value} content")
     try:
         out = compressor.compress(text, ctx)
+    except NotJSON as why:
+        if kind is ContentType.JSON and json_allowed:
+            return _run(text, ctx, json_allowed=False)  # it only looked like JSON: route it as text
+        return _Outcome(None, kind, f"{compressor.name}: {why}; passed through")
     except PassThrough as why:
         return _Outcome(None, kind, f"{compressor.name}: {why}; passed through")
     except RecursionError:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headroom.ccr.store import ccr_key
-from headroom.compressors.base import Compressed, CompressionContext, PassThrough
+from headroom.compressors.base import Compressed, CompressionContext, NotJSON, PassThrough
 from headroom.compressors.json_analysis import analyse_array, item_signature, jaccard
 from headroom.compressors.json_lossless import encode_tables, is_uniform, minified
 from headroom.compressors.json_spans import parse_with_item_texts
@@ -147,7 +147,7 @@ class SmartCrusher:
         try:
             data, item_texts = parse_with_item_texts(text)
         except json.JSONDecodeError as exc:
-            raise PassThrough(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+            raise NotJSON(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
         if not isinstance(data, (list, dict)):
             return None
         original_len = len(text)
