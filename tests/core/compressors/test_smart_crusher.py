@@ -297,3 +297,32 @@ def test_error_fields_are_found_in_other_spellings() -> None:
     assert out is not None
     kept = json.loads(out.text)
     assert items[33] in kept and items[41] in kept
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=6), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(_JSON_VALUES, st.sampled_from([None, 1, 2]), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_lossless_lower_bound_never_exceeds_a_lossless_encoding(value: object, indent: int | None, ascii_: bool) -> None:
+    from headroom.compressors.json_lossless import encode_tables, minified
+    from headroom.compressors.smart_crusher import _find_arrays, _lossless_lower_bound
+
+    text = json.dumps(value, indent=indent, ensure_ascii=ascii_).replace("/", "\\/")
+    data = json.loads(text)
+    plain = minified(data)
+    table = minified(encode_tables(json.loads(plain), _find_arrays(data, 3)))
+    assert _lossless_lower_bound(data, text) <= min(len(plain), len(table))
+
+
+def test_lossless_lower_bound_is_close_on_a_real_api_response() -> None:
+    from headroom.compressors.json_lossless import minified
+    from headroom.compressors.smart_crusher import _lossless_lower_bound
+
+    body = load_body(SAMPLE_RUNS)["workflow_runs"][0]  # one object: no table, the bound is minified JSON's
+    text = json.dumps(body, indent=2)
+    assert 0.99 * len(minified(body)) <= _lossless_lower_bound(body, text) <= len(minified(body))
