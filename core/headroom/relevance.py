@@ -141,7 +141,9 @@ class BM25:
             present = [term in d for d in self._docs]
             if not any(present) or (n > 1 and all(present)):
                 continue  # absent, or in every document: it cannot tell documents apart
-            pattern = re.compile(r"(?<![a-z0-9_])" + re.escape(term) + r"(?![a-z0-9_])")
+            # Terms start and end with a word character, so ASCII word boundaries delimit them
+            # exactly (and let the regex engine scan for the literal fast).
+            pattern = re.compile(r"\b" + re.escape(term) + r"\b", re.ASCII)
             tfs = [len(pattern.findall(d)) if p else 0 for d, p in zip(self._docs, present)]
             df = sum(1 for f in tfs if f)
             if not df:
