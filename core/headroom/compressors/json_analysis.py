@@ -7,7 +7,6 @@ numeric outliers and change points, and those that match the user's question.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -18,7 +17,7 @@ from typing import Any
 from headroom.config import SmartCrusherConfig
 from headroom.relevance import BM25, query_identifiers
 
-__all__ = ["ArrayAnalysis", "analyse_array", "item_signature", "jaccard"]
+__all__ = ["ArrayAnalysis", "analyse_array"]
 
 _ERROR_WORDS = re.compile(
     r"\b(error|errors|errored|exception|fail|failed|failure|failing|fatal|panic|crash(?:ed)?|"
@@ -358,22 +357,3 @@ def _exact_value_matches(items: list[Any], query: str) -> list[int]:
         return sorted(set(by_id))
     limit = max(3, len(items) // 4)
     return sorted({i for hits in by_value.values() if len(hits) <= limit for i in hits})
-
-
-def item_signature(item: Any) -> frozenset[int]:
-    """A set of hashed (field, value) pairs of an item's top-level scalars, for similarity."""
-    if isinstance(item, dict):
-        out = set()
-        for k, v in item.items():
-            if isinstance(v, (dict, list)):
-                out.add(hash((k, type(v).__name__, len(v))))
-            else:
-                out.add(hash((k, v if not isinstance(v, str) else v[:200])))
-        return frozenset(out)
-    return frozenset({hash(json.dumps(item, default=str)[:500])})
-
-
-def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)

@@ -26,7 +26,8 @@ from typing import Any
 
 from headroom.ccr.store import ccr_key
 from headroom.compressors.base import Compressed, CompressionContext, NotJSON, PassThrough
-from headroom.compressors.json_analysis import analyse_array, item_signature, jaccard
+from headroom.compressors.json_analysis import analyse_array
+from headroom.compressors.json_diversity import fill_by_diversity
 from headroom.compressors.json_lossless import encode_tables, is_uniform, minified
 from headroom.compressors.json_spans import parse_with_item_texts
 from headroom.config import SmartCrusherConfig
@@ -37,7 +38,6 @@ __all__ = ["MARKER_KEY", "SmartCrusher", "adaptive_k"]
 MARKER_KEY = "_headroom"
 _FULL_K_AT = 8192
 _MAX_SEARCH_DEPTH = 4
-_FILL_SAMPLE = 256
 
 
 def adaptive_k(n: int, cfg: SmartCrusherConfig, boost: float = 1.0) -> int:
@@ -87,28 +87,6 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
     parent = _get(data, path[:-1])
     parent[path[-1]] = value
     return data
-
-
-def _fill_by_diversity(n: int, chosen: set[int], slots: int, items: list[Any], threshold: float) -> list[int]:
-    """Up to ``slots`` more items, each the least similar to what is already kept."""
-    if slots <= 0:
-        return []
-    step = max(1, n // _FILL_SAMPLE)
-    candidates = [i for i in range(0, n, step) if i not in chosen]
-    sigs = {i: item_signature(items[i]) for i in list(chosen) + candidates}
-    picked: list[int] = []
-    best_sim = {i: max((jaccard(sigs[i], sigs[j]) for j in chosen), default=0.0) for i in candidates}
-    while len(picked) < slots and candidates:
-        i = min(candidates, key=lambda c: (best_sim[c], c))
-        candidates.remove(i)
-        if best_sim[i] >= threshold:
-            continue  # a near-duplicate of a kept item says nothing new
-        picked.append(i)
-        for c in candidates:
-            s = jaccard(sigs[c], sigs[i])
-            if s > best_sim[c]:
-                best_sim[c] = s
-    return picked
 
 
 def _summary(items: list[Any], omitted: list[int], fields: tuple[str, ...], numeric: tuple[str, ...]) -> dict[str, Any]:
@@ -292,7 +270,7 @@ class SmartCrusher:
                 statistical += 1
                 take(i, primary)
         slots = k - len(chosen)
-        for i in _fill_by_diversity(n, chosen, slots, items, cfg.similarity_threshold):
+        for i in fill_by_diversity(n, chosen, slots, items, cfg.similarity_threshold):
             take(i, "diverse")
         if len(chosen) >= n:
             return items, None

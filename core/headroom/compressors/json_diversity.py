@@ -1,0 +1,112 @@
+"""Diversity fill: the items of an array least like those already kept.
+
+After the must-keep items, SmartCrusher fills its remaining slots greedily: each pick is the
+candidate whose highest Jaccard similarity to anything kept is lowest. Similarity is over an
+item's top-level (field, value) pairs (:func:`item_signature`).
+
+The greedy loop compares every candidate with every pick, so the comparison is made cheap
+without changing its value: pairs held by one item only enlarge that item's set, pairs held by
+every item enlarge every intersection, and only the pairs shared by some items are compared,
+as bits of one integer per item (``(a & b).bit_count()``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["fill_by_diversity", "item_signature", "jaccard"]
+
+_FILL_SAMPLE = 256
+"""At most this many evenly spaced candidates are considered (long arrays are sampled)."""
+
+
+def item_signature(item: Any) -> frozenset[int]:
+    """A set of hashed (field, value) pairs of an item's top-level scalars, for similarity."""
+    if isinstance(item, dict):
+        return frozenset(
+            hash((k, type(v).__name__, len(v)))
+            if isinstance(v, (dict, list))
+            else hash((k, v if not isinstance(v, str) else v[:200]))
+            for k, v in item.items()
+        )
+    return frozenset({hash(json.dumps(item, default=str)[:500])})
+
+
+def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    """|a & b| / |a | b| (1.0 for two empty sets): the similarity the fill minimises."""
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass(frozen=True)
+class _Profiles:
+    """Per item: a bit mask of the pairs some (not all) items share, and its signature's size."""
+
+    masks: dict[int, int]
+    sizes: dict[int, int]
+    common: int
+    """Pairs every item of the pool holds (in every intersection)."""
+
+    def similarity(self, i: int, j: int) -> float:
+        """Exactly ``jaccard(signature(i), signature(j))``."""
+        size_i, size_j = self.sizes[i], self.sizes[j]
+        if not size_i and not size_j:
+            return 1.0
+        inter = self.common + (self.masks[i] & self.masks[j]).bit_count()
+        return inter / (size_i + size_j - inter)
+
+
+def _profiles(items: Sequence[Any], pool: list[int]) -> _Profiles:
+    signatures = {i: item_signature(items[i]) for i in pool}
+    holders = Counter(p for sig in signatures.values() for p in sig)
+    everyone = len(pool)
+    bits: dict[int, int] = {}
+    common = 0
+    for pair, count in holders.items():
+        if count == everyone:
+            common += 1
+        elif count > 1:
+            bits[pair] = len(bits)
+    masks: dict[int, int] = {}
+    for i, sig in signatures.items():
+        mask = 0
+        for pair in sig:
+            bit = bits.get(pair)
+            if bit is not None:
+                mask |= 1 << bit
+        masks[i] = mask
+    return _Profiles(masks, {i: len(sig) for i, sig in signatures.items()}, common)
+
+
+def fill_by_diversity(n: int, chosen: set[int], slots: int, items: Sequence[Any], threshold: float) -> list[int]:
+    """Up to ``slots`` more indices of ``items``, each the least similar to what is already kept.
+
+    A candidate whose similarity to a kept item reaches ``threshold`` is a near-duplicate and
+    is skipped. Ties go to the lower index, so the result is deterministic.
+    """
+    if slots <= 0:
+        return []
+    step = max(1, n // _FILL_SAMPLE)
+    candidates = [i for i in range(0, n, step) if i not in chosen]
+    if not candidates:
+        return []
+    profiles = _profiles(items, list(chosen) + candidates)
+    similarity = profiles.similarity
+    best_sim = {i: max((similarity(i, j) for j in chosen), default=0.0) for i in candidates}
+    picked: list[int] = []
+    while len(picked) < slots and candidates:
+        i = min(candidates, key=lambda c: (best_sim[c], c))
+        candidates.remove(i)
+        if best_sim[i] >= threshold:
+            continue  # a near-duplicate of a kept item says nothing new
+        picked.append(i)
+        for c in candidates:
+            s = similarity(c, i)
+            if s > best_sim[c]:
+                best_sim[c] = s
+    return picked
