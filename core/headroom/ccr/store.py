@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -63,6 +64,13 @@ ccr_entries = Table(
     Column("last_access", Float, nullable=False),
     Column("retrievals", Integer, nullable=False, default=0),
     Column("meta", Text, nullable=True),
+)
+
+# The limits are checked every 64 writes. Rows hold their content before ``size`` and the times,
+# so without these covering indexes each check would read every stored byte.
+_ENTRY_INDEXES = (
+    Index("ix_headroom_ccr_expires", ccr_entries.c.expires_at),
+    Index("ix_headroom_ccr_lru", ccr_entries.c.last_access, ccr_entries.c.size),
 )
 
 metrics_table = Table(
@@ -199,6 +207,8 @@ class CCRStore:
         try:
             self.engine = _make_engine(url)
             self._retry(lambda: metadata.create_all(self.engine))
+            for index in _ENTRY_INDEXES:  # stores created before the indexes existed get them too
+                self._retry(lambda index=index: index.create(self.engine, checkfirst=True))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the Headroom store at {url!r}: {exc}") from exc
 

@@ -58,6 +58,33 @@ def test_size_limits_evict_least_recently_used(tmp_path: Path) -> None:
     assert store.stats()["entries"] == 3 and keys[-1] in store and keys[0] not in store
 
 
+def test_limit_checks_read_indexes_not_stored_content(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "s.db"
+    with sqlite3.connect(db) as raw:  # a store written before the indexes existed
+        raw.execute(
+            "CREATE TABLE headroom_ccr_entries (key VARCHAR(64) PRIMARY KEY, content BLOB NOT NULL, size INTEGER NOT NULL,"
+            " kind VARCHAR(32) NOT NULL, tool_name VARCHAR(256), created_at FLOAT NOT NULL, expires_at FLOAT NOT NULL,"
+            " last_access FLOAT NOT NULL, retrievals INTEGER NOT NULL, meta TEXT)"
+        )
+    store = CCRStore(f"sqlite:///{db}")
+    key = store.put(LOG)
+    with sqlite3.connect(db) as raw:
+        plans = [
+            " ".join(str(c) for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}") for c in row)
+            for sql in (
+                "SELECT count(*), coalesce(sum(size), 0) FROM headroom_ccr_entries",
+                "DELETE FROM headroom_ccr_entries WHERE expires_at < 0",
+                "SELECT key, size FROM headroom_ccr_entries ORDER BY last_access",
+            )
+        ]
+    assert "COVERING INDEX ix_headroom_ccr_lru" in plans[0]
+    assert "INDEX ix_headroom_ccr_expires" in plans[1]
+    assert "INDEX ix_headroom_ccr_lru" in plans[2]
+    assert store.enforce_limits() == 0 and store.get(key) == LOG
+
+
 def test_entry_larger_than_limit_is_refused(tmp_path: Path) -> None:
     store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entry_bytes=10))
     with pytest.raises(headroom.StoreError):
