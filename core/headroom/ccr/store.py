@@ -110,10 +110,23 @@ _SQLITE_BUMP_COMPRESSIONS = (
 )
 
 
+_last_key: tuple[str, str] | None = None
+
+
 def ccr_key(content: str) -> str:
-    """The key of ``content``: a short hash, identical for identical content."""
-    digest = hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-    return KEY_PREFIX + digest
+    """The key of ``content``: a short hash, identical for identical content.
+
+    One text is keyed several times on its way through a compression (the router's result
+    cache, the compressor's marker, the store), so the key of the last text is remembered for
+    that same object (an identity check: it costs nothing and cannot confuse two texts).
+    """
+    global _last_key
+    last = _last_key
+    if last is not None and last[0] is content:
+        return last[1]
+    key = KEY_PREFIX + hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    _last_key = (content, key)
+    return key
 
 
 @dataclass(frozen=True)

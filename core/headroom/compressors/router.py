@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from headroom import metrics
+from headroom.ccr.store import ccr_key
 from headroom.compressors.base import Compressed, CompressionContext, Compressor, NotJSON, PassThrough
 from headroom.compressors.detection import ContentType, detect_content_type
 
@@ -84,7 +85,7 @@ _persisted_lock = threading.Lock()
 
 def _cache_key(text: str, ctx: CompressionContext) -> bytes:
     h = hashlib.blake2b(digest_size=20)
-    h.update(text.encode("utf-8", "surrogatepass"))
+    h.update(ccr_key(text).encode())  # the content's hash, reused by the compressor and the store
     h.update(b"\0" + ctx.query.encode("utf-8", "surrogatepass"))
     h.update(b"\0" + (ctx.tool_name or "").encode("utf-8", "surrogatepass"))
     h.update(b"\0" + ctx.crusher_config.model_dump_json().encode())

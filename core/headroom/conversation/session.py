@@ -26,8 +26,18 @@ def message_digest(message: dict[str, Any], *, ignore_cache_control: bool = True
     conversation grows, not part of the content a provider matches for its prefix cache.
     """
     data = _without_cache_control(message) if ignore_cache_control else message
-    raw = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    h = hashlib.blake2b(digest_size=16)
+    content = data.get("content") if isinstance(data, dict) else None
+    if isinstance(content, str):
+        # A long text is hashed as it is, not JSON-escaped first (JSON text never holds a raw NUL,
+        # so the separator cannot be forged by the other fields).
+        rest = {k: v for k, v in data.items() if k != "content"}
+        h.update(json.dumps(rest, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+        h.update(b"\0content\0")
+        h.update(content.encode("utf-8", "surrogatepass"))
+    else:
+        h.update(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def _without_cache_control(value: Any) -> Any:

@@ -41,6 +41,14 @@ def test_storing_again_refreshes_expiry_and_counts_each_compression(tmp_path: Pa
     assert store.tool_feedback("fetch_logs") == (2, 0)
 
 
+def test_key_depends_on_content_only_not_on_which_string_object() -> None:
+    copy = "".join(list(LOG))
+    other = LOG + "\n"
+    first = headroom.ccr.ccr_key(LOG)
+    assert copy is not LOG and headroom.ccr.ccr_key(copy) == first
+    assert headroom.ccr.ccr_key(other) != first == headroom.ccr.ccr_key(LOG)
+
+
 def test_unknown_and_expired_keys_raise_retrieval_error(tmp_path: Path) -> None:
     store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(ttl_seconds=1))
     key = store.put("short lived")
