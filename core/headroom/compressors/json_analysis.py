@@ -142,15 +142,6 @@ def _carries_error(item: Any) -> bool:
     return False
 
 
-def _numeric(values: list[Any]) -> list[float] | None:
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        out.append(float(v))
-    return out
-
-
 def _mean_std(xs: Sequence[float]) -> tuple[float, float]:
     n = len(xs)
     mean = sum(xs) / n
@@ -190,92 +181,162 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
     return points
 
 
-def _nested_status_keys(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    inner_keys: dict[str, set[Any]] = {}
-    for it in items:
-        for outer, value in it.items():
-            if isinstance(value, dict):
-                inner_keys.setdefault(outer, set()).update(value)
-    found: list[tuple[str, str]] = []
-    for outer, keys in inner_keys.items():
-        for inner in keys:
-            if (
-                isinstance(inner, str)
-                and _is_category_name(inner.lower())
-                and any(
-                    isinstance(it.get(outer), dict)
-                    and inner in it[outer]
-                    and not isinstance(it[outer][inner], (dict, list))
-                    for it in items
-                )
-            ):
-                found.append((outer, inner))
-    return sorted(found)
+_ABSENT: Any = object()
+"""Marks a field an item does not have (a category of its own: "absent" among "present")."""
+_CONTAINERS = (dict, list)
 
 
-def _mark_rare_values(label: str, column: list[Any], present: list[bool], cfg: SmartCrusherConfig, mark: Any) -> bool:
-    """Mark items holding a rare value of a categorical column; False when the column is not categorical.
+@dataclass(frozen=True)
+class _Column:
+    """One field's values across the items (``_ABSENT`` where an item lacks it) and their counts."""
+
+    values: list[Any]
+    counts: Counter[Any]
+    """How often each hashable value occurs (containers are never counted: they are never categories)."""
+    has_containers: bool
+
+
+def _column(values: list[Any]) -> _Column:
+    try:
+        return _Column(values, Counter(values), False)  # one C pass when every value is a scalar
+    except TypeError:  # objects or arrays among the values
+        return _Column(values, Counter(v for v in values if not isinstance(v, _CONTAINERS)), True)
+
+
+def _rare_value_items(label: str, column: _Column, cfg: SmartCrusherConfig) -> list[int] | None:
+    """Items holding a rare value of a categorical column; None when the column is not categorical.
 
     Categorical: nearly constant (few values for the array's length, per ``uniqueness_threshold``),
-    or a status-like field (status, conclusion, state, type, action, ...) with few values.
+    or a status-like field (status, conclusion, state, type, action, ...) with few values. Strings
+    longer than a category (URLs, sentences) and containers do not count as values.
     """
-    n = len(column)
-    keys = [(_scalar_key(v) if p else ("<absent>",)) for v, p in zip(column, present)]
-    usable = [k for k, v, p in zip(keys, column, present) if not p or k is not None or v is None]
-    distinct = Counter(usable)
+    n = len(column.values)
     name = label.rsplit(".", 1)[-1].lower()
+    most = max(3, math.ceil(cfg.uniqueness_threshold * n))
+    if _is_category_name(name):
+        most = max(most, 3, 2 * math.sqrt(n), n / 2)
+    if len(column.counts) > most:
+        # Too many values to be categorical, unless most of them are long strings (which are not
+        # categories): count the others only until the limit is passed (ids, shas, timestamps).
+        short = 0
+        for value in column.counts:
+            if type(value) is not str or len(value) <= _MAX_CATEGORY_LEN:
+                short += 1
+                if short > most:
+                    return None
+    distinct: Counter[Any] = Counter()
+    category_of: dict[Any, Any] = {}
+    for value, count in column.counts.items():
+        if value is _ABSENT:
+            category = value
+        else:
+            category = _scalar_key(value)
+            if category is None and value is not None:
+                continue  # a long string: not a category value
+        distinct[category] += count
+        category_of[value] = category
     nearly_constant = len(distinct) <= max(3, math.ceil(cfg.uniqueness_threshold * n))
     few_values = _is_category_name(name) and len(distinct) <= max(3, 2 * math.sqrt(n), n / 2)
     if len(distinct) < 2 or not (nearly_constant or few_values):
-        return False
+        return None
     rare_limit = max(2, math.floor(0.1 * n))
     rare = {value for value, count in distinct.items() if count <= rare_limit and count < n / 2}
-    for i, (k, v, p) in enumerate(zip(keys, column, present)):
-        if k in rare and (not p or k is not None or v is None):
-            mark(i, f"rare:{label}")
-    return True
+    rare_values = {value for value, category in category_of.items() if category in rare}
+    if not rare_values:
+        return []
+    if column.has_containers:
+        return [i for i, v in enumerate(column.values) if not isinstance(v, _CONTAINERS) and v in rare_values]
+    return [i for i, v in enumerate(column.values) if v in rare_values]
+
+
+def _nested_columns(outer: str, column: _Column) -> list[tuple[str, str, _Column]]:
+    """Status-like fields one object deep (an event's ``payload.action``), as columns over all items."""
+    inner_keys: dict[str, None] = {}
+    for value in column.values:
+        if type(value) is dict:
+            inner_keys.update(dict.fromkeys(value))
+    found = []
+    for inner in inner_keys:
+        if not _is_category_name(inner.lower()):
+            continue
+        values = [v.get(inner, _ABSENT) if type(v) is dict else _ABSENT for v in column.values]
+        if any(v is not _ABSENT and not isinstance(v, _CONTAINERS) for v in values):
+            found.append((outer, inner, _column(values)))
+    return found
+
+
+def _numeric_values(column: _Column) -> list[float] | None:
+    """The column as floats when every item holds a number (booleans are not numbers)."""
+    if column.has_containers or not all(type(v) is int or type(v) is float for v in column.counts):
+        return None
+    return [float(v) for v in column.values]
 
 
 def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrusherConfig) -> ArrayAnalysis:
-    """Why each item must be kept; ``docs`` are the items serialised (for relevance)."""
+    """Why each item must be kept; ``docs`` are the items serialised (for relevance).
+
+    Objects are analysed column by column: each field's values are gathered once and counted
+    in C, so an array costs a few passes per field rather than a Python loop per value.
+    """
     n = len(items)
     keep: dict[int, set[str]] = {}
 
     def mark(i: int, reason: str) -> None:
         keep.setdefault(i, set()).add(reason)
 
-    for i, item in enumerate(items):
-        if _carries_error(item):
-            mark(i, "error")
-
     dict_items = [it for it in items if isinstance(it, dict)]
     categorical: list[str] = []
     numeric: list[str] = []
-    if dict_items and len(dict_items) >= n * 0.8:
-        keys: Counter[str] = Counter()
+    if not dict_items or len(dict_items) < n * 0.8:
+        for i, item in enumerate(items):
+            if _carries_error(item):
+                mark(i, "error")
+    else:
+        all_dicts = len(dict_items) == n
+        fields: dict[str, None] = {}
         for it in dict_items:
-            keys.update(it.keys())
+            fields.update(dict.fromkeys(it))
+        columns = {
+            key: _column(
+                [it.get(key, _ABSENT) for it in items]
+                if all_dicts
+                else [it.get(key, _ABSENT) if isinstance(it, dict) else _ABSENT for it in items]
+            )
+            for key in fields
+        }
+        nested = {key: column for key, column in columns.items() if column.has_containers}
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                if any(_is_error_value(k, v) for k, v in _checked(item)):
+                    mark(i, "error")
+            elif _carries_error(item):
+                mark(i, "error")
+        for column in nested.values():
+            for i, value in enumerate(column.values):
+                if type(value) is dict and any(_is_error_value(k, v) for k, v in _checked(value)):
+                    mark(i, "error")
         # Status-like fields one object deep (an event's payload.action) count as categorical too.
-        for outer, inner in _nested_status_keys(dict_items):
-            column = [
-                it[outer].get(inner) if isinstance(it, dict) and isinstance(it.get(outer), dict) else None
-                for it in items
-            ]
-            present_mask = [
-                isinstance(it, dict) and isinstance(it.get(outer), dict) and inner in it[outer] for it in items
-            ]
-            if _mark_rare_values(f"{outer}.{inner}", column, present_mask, cfg, mark):
-                categorical.append(f"{outer}.{inner}")
-        for key in keys:
-            column = [it.get(key) if isinstance(it, dict) else None for it in items]
-            if _mark_rare_values(
-                key, column, [key in it if isinstance(it, dict) else False for it in items], cfg, mark
-            ):
+        inner_columns = sorted(
+            (found for outer, column in nested.items() for found in _nested_columns(outer, column)),
+            key=lambda found: (found[0], found[1]),
+        )
+        for outer, inner_key, inner in inner_columns:
+            label = f"{outer}.{inner_key}"
+            hits = _rare_value_items(label, inner, cfg)
+            if hits is not None:
+                categorical.append(label)
+                for i in hits:
+                    mark(i, f"rare:{label}")
+        for key, column in columns.items():
+            hits = _rare_value_items(key, column, cfg)
+            if hits is not None:
                 categorical.append(key)
+                for i in hits:
+                    mark(i, f"rare:{key}")
                 continue
             if _ID_KEY.search(key):
                 continue
-            nums = _numeric(column)
+            nums = _numeric_values(column)
             if nums is None or len(nums) < max(cfg.min_items_to_analyze, 5):
                 continue
             if len(set(nums)) / n < cfg.uniqueness_threshold:
