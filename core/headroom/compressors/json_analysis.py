@@ -212,7 +212,7 @@ def _rare_value_items(label: str, column: _Column, cfg: SmartCrusherConfig) -> l
     """
     n = len(column.values)
     name = label.rsplit(".", 1)[-1].lower()
-    most = max(3, math.ceil(cfg.uniqueness_threshold * n))
+    most: float = max(3, math.ceil(cfg.uniqueness_threshold * n))
     if _is_category_name(name):
         most = max(most, 3, 2 * math.sqrt(n), n / 2)
     if len(column.counts) > most:
