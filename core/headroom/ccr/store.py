@@ -99,11 +99,11 @@ tool_feedback = Table(
 
 
 _ENTRY_COLUMNS = tuple(c.name for c in ccr_entries.columns)
-_SQLITE_INSERT = (
-    f"INSERT OR IGNORE INTO {ccr_entries.name} ({', '.join(_ENTRY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
+_SQLITE_PUT = (
+    f"INSERT INTO {ccr_entries.name} ({', '.join(_ENTRY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)}) "
+    "ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at, last_access = excluded.last_access"
 )
-_SQLITE_REFRESH = f"UPDATE {ccr_entries.name} SET expires_at = ?, last_access = ? WHERE key = ?"
 _SQLITE_BUMP_COMPRESSIONS = (
     f"INSERT INTO {tool_feedback.name} (tool_name, compressions, retrievals) VALUES (?, 1, 0) "
     "ON CONFLICT(tool_name) DO UPDATE SET compressions = compressions + 1"
@@ -295,16 +295,15 @@ class CCRStore:
 
     @staticmethod
     def _put_sqlite(conn: Any, row: dict[str, Any], tool_name: str | None) -> None:
-        """The SQLite write of :meth:`put`: at most three prepared statements in the caller's transaction.
+        """The SQLite write of :meth:`put`: two prepared statements in the caller's transaction.
 
         Written as driver-level SQL because this runs once per lossy compression, in the
-        request's path: building SQLAlchemy statements cost more than SQLite's own write.
-        ``INSERT OR IGNORE`` makes a concurrent writer of the same content harmless (same key,
-        same bytes); the feedback counter is one upsert.
+        request's path: building SQLAlchemy statements cost more than SQLite's own write. The
+        entry is an upsert: content already stored (by this or a concurrent writer: same key,
+        same bytes) only gets its expiry and last access refreshed. The feedback counter is one
+        upsert too.
         """
-        inserted = conn.exec_driver_sql(_SQLITE_INSERT, tuple(row[c] for c in _ENTRY_COLUMNS)).rowcount
-        if not inserted:
-            conn.exec_driver_sql(_SQLITE_REFRESH, (row["expires_at"], row["last_access"], row["key"]))
+        conn.exec_driver_sql(_SQLITE_PUT, tuple(row[c] for c in _ENTRY_COLUMNS))
         if tool_name:
             conn.exec_driver_sql(_SQLITE_BUMP_COMPRESSIONS, (tool_name,))
 

@@ -152,12 +152,14 @@ def detect_content_type(text: str, *, parse_json: bool = True, json_allowed: boo
     stripped = text.strip()
     if not stripped:
         return ContentType.EMPTY
+    if json_allowed and not parse_json and _is_json(stripped, parse=False):
+        return ContentType.JSON  # first: the caller's parse decides, binary included
     sample = _sample(stripped)
     controls = len(_CONTROL.findall(sample))
     if "\x00" in sample or controls > len(sample) * 0.1:
         return ContentType.BINARY
     sample = strip_ansi(sample)
-    if json_allowed and _is_json(stripped, parse=parse_json):
+    if json_allowed and parse_json and _is_json(stripped, parse=True):
         return ContentType.JSON
     lines = [line for line in sample.splitlines() if line.strip()]
     if not lines:
