@@ -62,7 +62,15 @@ def copy_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [_copy(m) for m in messages]
 
 
+_LEAVES = frozenset({str, int, float, bool, bytes, tuple, type(None)})
+
+
 def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):

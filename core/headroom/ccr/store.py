@@ -152,6 +152,23 @@ def resolve_store_url(config: HeadroomConfig | None = None, store_url: str | Non
         if cfg.stateless:
             return "sqlite://"
         store_url = cfg.store_url
+    if cfg is None:
+        return _resolve(store_url, HeadroomConfig().workspace_dir)[0]
+    # Every compress() call resolves its store: remember the answer per (URL, workspace), and
+    # only check that the workspace directory is still there.
+    known = _resolved.get((store_url, cfg.workspace_dir))
+    if known is not None and (known[1] is None or os.path.isdir(known[1])):
+        return known[0]
+    resolved = _resolve(store_url, cfg.workspace_dir)
+    _resolved[(store_url, cfg.workspace_dir)] = resolved
+    return resolved[0]
+
+
+_resolved: dict[tuple[str, str], tuple[str, str | None]] = {}
+
+
+def _resolve(store_url: str, workspace_dir: str) -> tuple[str, str | None]:
+    """The URL to open and, for a SQLite file under the workspace, the directory it lives in."""
     try:
         url = make_url(store_url)
     except ArgumentError:
@@ -159,11 +176,12 @@ def resolve_store_url(config: HeadroomConfig | None = None, store_url: str | Non
             "store_url", store_url, "a SQLAlchemy URL such as sqlite:////abs/path/headroom.db"
         ) from None
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return store_url
+        return store_url, None
     path = Path(url.database)
-    if not path.is_absolute():
-        path = _writable_workspace((cfg or HeadroomConfig()).workspace_dir) / path
-    return str(url.set(database=str(path)))
+    if path.is_absolute():
+        return store_url, None
+    workspace = _writable_workspace(workspace_dir)
+    return str(url.set(database=str(workspace / path))), str(workspace)
 
 
 _workspaces: dict[str, Path] = {}
