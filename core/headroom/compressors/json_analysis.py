@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from headroom.compressors.json_columns import ABSENT, CONTAINERS, Column, columns_of
+from headroom.compressors.json_columns import column as column_of_values
 from headroom.config import SmartCrusherConfig
 from headroom.relevance import BM25, query_identifiers
 
@@ -81,6 +83,8 @@ class ArrayAnalysis:
     categorical_fields: tuple[str, ...] = ()
     numeric_fields: tuple[str, ...] = ()
     query_scores: tuple[float, ...] = ()
+    columns: Mapping[str, Column] | None = field(default=None, repr=False, compare=False)
+    """The objects' fields as columns (None when the array is not mostly objects), for the diversity fill."""
 
 
 def _scalar_key(value: Any) -> Any:
@@ -181,29 +185,7 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
     return points
 
 
-_ABSENT: Any = object()
-"""Marks a field an item does not have (a category of its own: "absent" among "present")."""
-_CONTAINERS = (dict, list)
-
-
-@dataclass(frozen=True)
-class _Column:
-    """One field's values across the items (``_ABSENT`` where an item lacks it) and their counts."""
-
-    values: list[Any]
-    counts: Counter[Any]
-    """How often each hashable value occurs (containers are never counted: they are never categories)."""
-    has_containers: bool
-
-
-def _column(values: list[Any]) -> _Column:
-    try:
-        return _Column(values, Counter(values), False)  # one C pass when every value is a scalar
-    except TypeError:  # objects or arrays among the values
-        return _Column(values, Counter(v for v in values if not isinstance(v, _CONTAINERS)), True)
-
-
-def _rare_value_items(label: str, column: _Column, cfg: SmartCrusherConfig) -> list[int] | None:
+def _rare_value_items(label: str, column: Column, cfg: SmartCrusherConfig) -> list[int] | None:
     """Items holding a rare value of a categorical column; None when the column is not categorical.
 
     Categorical: nearly constant (few values for the array's length, per ``uniqueness_threshold``),
@@ -227,7 +209,7 @@ def _rare_value_items(label: str, column: _Column, cfg: SmartCrusherConfig) -> l
     distinct: Counter[Any] = Counter()
     category_of: dict[Any, Any] = {}
     for value, count in column.counts.items():
-        if value is _ABSENT:
+        if value is ABSENT:
             category = value
         else:
             category = _scalar_key(value)
@@ -245,11 +227,11 @@ def _rare_value_items(label: str, column: _Column, cfg: SmartCrusherConfig) -> l
     if not rare_values:
         return []
     if column.has_containers:
-        return [i for i, v in enumerate(column.values) if not isinstance(v, _CONTAINERS) and v in rare_values]
+        return [i for i, v in enumerate(column.values) if not isinstance(v, CONTAINERS) and v in rare_values]
     return [i for i, v in enumerate(column.values) if v in rare_values]
 
 
-def _nested_columns(outer: str, column: _Column) -> list[tuple[str, str, _Column]]:
+def _nested_columns(outer: str, column: Column) -> list[tuple[str, str, Column]]:
     """Status-like fields one object deep (an event's ``payload.action``), as columns over all items."""
     inner_keys: dict[str, None] = {}
     for value in column.values:
@@ -259,13 +241,13 @@ def _nested_columns(outer: str, column: _Column) -> list[tuple[str, str, _Column
     for inner in inner_keys:
         if not _is_category_name(inner.lower()):
             continue
-        values = [v.get(inner, _ABSENT) if type(v) is dict else _ABSENT for v in column.values]
-        if any(v is not _ABSENT and not isinstance(v, _CONTAINERS) for v in values):
-            found.append((outer, inner, _column(values)))
+        values = [v.get(inner, ABSENT) if type(v) is dict else ABSENT for v in column.values]
+        if any(v is not ABSENT and not isinstance(v, CONTAINERS) for v in values):
+            found.append((outer, inner, column_of_values(values)))
     return found
 
 
-def _numeric_values(column: _Column) -> list[float] | None:
+def _numeric_values(column: Column) -> list[float] | None:
     """The column as floats when every item holds a number (booleans are not numbers)."""
     if column.has_containers or not all(type(v) is int or type(v) is float for v in column.counts):
         return None
@@ -284,26 +266,14 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
     def mark(i: int, reason: str) -> None:
         keep.setdefault(i, set()).add(reason)
 
-    dict_items = [it for it in items if isinstance(it, dict)]
     categorical: list[str] = []
     numeric: list[str] = []
-    if not dict_items or len(dict_items) < n * 0.8:
+    columns = columns_of(items)
+    if columns is None:
         for i, item in enumerate(items):
             if _carries_error(item):
                 mark(i, "error")
     else:
-        all_dicts = len(dict_items) == n
-        fields: dict[str, None] = {}
-        for it in dict_items:
-            fields.update(dict.fromkeys(it))
-        columns = {
-            key: _column(
-                [it.get(key, _ABSENT) for it in items]
-                if all_dicts
-                else [it.get(key, _ABSENT) if isinstance(it, dict) else _ABSENT for it in items]
-            )
-            for key in fields
-        }
         nested = {key: column for key, column in columns.items() if column.has_containers}
         for i, item in enumerate(items):
             if isinstance(item, dict):
@@ -378,6 +348,7 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
         categorical_fields=tuple(categorical),
         numeric_fields=tuple(numeric),
         query_scores=tuple(scores),
+        columns=columns,
     )
 
 

@@ -270,7 +270,7 @@ class SmartCrusher:
                 statistical += 1
                 take(i, primary)
         slots = k - len(chosen)
-        for i in fill_by_diversity(n, chosen, slots, items, cfg.similarity_threshold):
+        for i in fill_by_diversity(n, chosen, slots, items, cfg.similarity_threshold, analysis.columns):
             take(i, "diverse")
         if len(chosen) >= n:
             return items, None

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from headroom.compressors.json_columns import columns_of
 from headroom.compressors.json_diversity import fill_by_diversity, item_signature, jaccard
 
 from tests.core.jsoncorpus import load_body, main_array
@@ -45,9 +46,9 @@ def _check(items: list[Any], seed: int) -> None:
     for threshold in (0.5, 0.85, 1.01):
         chosen = {0, n - 1, *rng.sample(range(n), min(3, n))}
         slots = rng.randint(1, 20)
-        assert fill_by_diversity(n, set(chosen), slots, items, threshold) == _by_definition(
-            n, set(chosen), slots, items, threshold
-        )
+        expected = _by_definition(n, set(chosen), slots, items, threshold)
+        assert fill_by_diversity(n, set(chosen), slots, items, threshold) == expected
+        assert fill_by_diversity(n, set(chosen), slots, items, threshold, columns_of(items)) == expected
 
 
 def test_fill_matches_the_definition_on_the_samples(samples_dir: Path) -> None:
@@ -70,3 +71,20 @@ def test_fill_with_nothing_kept_yet_and_scalar_items() -> None:
 def test_empty_items_are_identical_to_each_other(empty: Any) -> None:
     items = [empty, empty, {"a": 1}, empty]
     assert fill_by_diversity(4, {0}, 3, items, 0.99) == _by_definition(4, {0}, 3, items, 0.99)
+
+
+def test_columns_give_the_same_fill_on_objects_with_missing_fields_and_mixed_types() -> None:
+    items: list[Any] = [
+        {"id": i, "state": ["open", "closed"][i % 2], "labels": [1] * (i % 3), "flag": [True, 1, 1.0][i % 3]}
+        for i in range(40)
+    ]
+    for i in range(0, 40, 7):
+        del items[i]["state"]
+    items[5] = {}
+    items[11] = {"id": 11, "state": "open", "labels": {"a": 1}}
+    columns = columns_of(items)
+    for threshold in (0.3, 0.8, 1.01):
+        for chosen in ({0}, {0, 39}, {3, 5, 11}):
+            assert fill_by_diversity(40, set(chosen), 12, items, threshold, columns) == _by_definition(
+                40, set(chosen), 12, items, threshold
+            )
