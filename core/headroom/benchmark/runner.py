@@ -8,7 +8,8 @@ was spent in the tokenizer at all, whether every target survived, and whether th
 original. Records re-encoded losslessly in the core's column-table form (``_headroom_table``)
 are expanded back to objects before the fidelity check: every value is still in the prompt.
 
-Each file is compressed cold: the router's result cache and the token-count cache are emptied
+Every file is timed first and checked afterwards (see :func:`run_bench`). Each file is
+compressed cold: the router's result cache and the token-count cache are emptied
 and garbage collected first, so a repeated file is not measured as a cache hit nor charged for
 its predecessor. The benchmark's own long-lived objects (every case's text and parsed body) are
 frozen out of the collector before the first case (``gc.freeze``): otherwise each collection
@@ -167,6 +168,86 @@ def ccr_status(keys: Sequence[str], original: str, config: HeadroomConfig) -> st
     return "missing"
 
 
+@dataclass
+class _Timed:
+    """What the timed part of one case left: the last result, the best run's timings, what was logged."""
+
+    result: Any = None
+    latency_ms: float = 0.0
+    tokenize_ms: float | None = None
+    logged: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _time_case(case: BenchCase, *, model: str, config: HeadroomConfig, repeat: int) -> _Timed:
+    """Compress ``case`` cold ``repeat`` times; keep the fastest run's timings (never raises for content)."""
+    from headroom.compress import compress
+    from headroom.compressors.router import result_cache
+
+    counter = get_counter(model)
+    messages = case.messages()
+    timed = _Timed()
+    best: float | None = None
+    for _ in range(max(1, repeat)):
+        result_cache.clear()
+        forget_counts(counter)
+        gc.collect()  # garbage of the previous run is not charged to this one
+        with captured_warnings() as logged, TokenizerTimer(counter) as tokenizer:
+            started = time.perf_counter()
+            try:
+                result = compress(messages, model=model, config=config)
+            except Exception as exc:  # the benchmark reports a crash instead of stopping
+                timed.latency_ms = (time.perf_counter() - started) * 1000
+                timed.error = f"compress raised {type(exc).__name__}: {exc}"
+                return timed
+            elapsed = (time.perf_counter() - started) * 1000
+        timed.result, timed.logged = result, logged
+        if best is None or elapsed < best:
+            best = elapsed
+            timed.latency_ms, timed.tokenize_ms = elapsed, tokenizer.ms
+    return timed
+
+
+def _measure(case: BenchCase, timed: _Timed, *, model: str, config: HeadroomConfig) -> CaseResult:
+    """The row of a timed case: tokens, fidelity, the CCR round trip (checked outside the timing)."""
+    counter = get_counter(model)
+    messages = case.messages()
+    result = timed.result
+    if result is None:
+        before = counter.count_messages(messages)
+        return CaseResult(
+            case.name,
+            case.kind,
+            OURS,
+            case.size_bytes,
+            before,
+            before,
+            timed.latency_ms,
+            check_fidelity(case.targets, case.content),
+            _baseline_tokens(case, counter),
+            error=timed.error,
+        )
+    output = tool_output_text(result.messages)
+    logged = timed.logged
+    return CaseResult(
+        name=case.name,
+        kind=case.kind,
+        engine=OURS,
+        size_bytes=case.size_bytes,
+        tokens_before=result.tokens_before,
+        tokens_after=result.tokens_after,
+        latency_ms=timed.latency_ms,
+        fidelity=check_fidelity(case.targets, output, decoded=_decoded_tables(output)),
+        baseline_tokens=_baseline_tokens(case, counter),
+        count_ms=report_count_ms(model, messages, result.messages),
+        tokenize_ms=timed.tokenize_ms,
+        ccr=ccr_status(result.ccr_keys, case.content, config),
+        transforms=tuple(result.transforms_applied),
+        error=None if not result.errors else f"{result.errors} internal error(s), failed open: " + "; ".join(logged),
+        notes=(*result.passthrough_reasons, *logged),
+    )
+
+
 def run_case(
     case: BenchCase, *, model: str = "gpt-4o", config: HeadroomConfig | None = None, repeat: int = 1
 ) -> CaseResult:
@@ -176,60 +257,8 @@ def run_case(
     token-count cache emptied), and the fastest run's timings are reported, as ``timeit``
     advises: slower runs measure other processes competing for the core, not Headroom.
     """
-    from headroom.compress import compress
-    from headroom.compressors.router import result_cache
-
     cfg = config or HeadroomConfig()
-    counter = get_counter(model)
-    messages = case.messages()
-    best: tuple[float, float | None] | None = None
-    result = None
-    logged: list[str]
-    for _ in range(max(1, repeat)):
-        result_cache.clear()
-        forget_counts(counter)
-        gc.collect()  # garbage of the previous run is not charged to this one
-        with captured_warnings() as logged, TokenizerTimer(counter) as tokenizer:
-            started = time.perf_counter()
-            try:
-                result = compress(messages, model=model, config=cfg)
-            except Exception as exc:  # the benchmark reports a crash instead of stopping
-                elapsed = (time.perf_counter() - started) * 1000
-                before = counter.count_messages(messages)
-                return CaseResult(
-                    case.name,
-                    case.kind,
-                    OURS,
-                    case.size_bytes,
-                    before,
-                    before,
-                    elapsed,
-                    check_fidelity(case.targets, case.content),
-                    _baseline_tokens(case, counter),
-                    error=f"compress raised {type(exc).__name__}: {exc}",
-                )
-            elapsed = (time.perf_counter() - started) * 1000
-        if best is None or elapsed < best[0]:
-            best = (elapsed, tokenizer.ms)
-    assert result is not None and best is not None
-    output = tool_output_text(result.messages)
-    return CaseResult(
-        name=case.name,
-        kind=case.kind,
-        engine=OURS,
-        size_bytes=case.size_bytes,
-        tokens_before=result.tokens_before,
-        tokens_after=result.tokens_after,
-        latency_ms=best[0],
-        fidelity=check_fidelity(case.targets, output, decoded=_decoded_tables(output)),
-        baseline_tokens=_baseline_tokens(case, counter),
-        count_ms=report_count_ms(model, messages, result.messages),
-        tokenize_ms=best[1],
-        ccr=ccr_status(result.ccr_keys, case.content, cfg),
-        transforms=tuple(result.transforms_applied),
-        error=None if not result.errors else f"{result.errors} internal error(s), failed open: " + "; ".join(logged),
-        notes=(*result.passthrough_reasons, *logged),
-    )
+    return _measure(case, _time_case(case, model=model, config=cfg, repeat=repeat), model=model, config=cfg)
 
 
 def measure_engine_output(
@@ -291,7 +320,12 @@ def run_bench(
     on_case: Callable[[int, int, str], None] | None = None,
     repeat: int = 1,
 ) -> list[CaseResult]:
-    """Run :func:`run_case` over ``cases`` in order; ``on_case(done, total, name)`` reports progress."""
+    """Time every case, then check every case; ``on_case(done, total, name)`` reports progress.
+
+    All cases are compressed first, one after another as an agent's stream of tool outputs
+    would be, and only then checked (fidelity, exact token counts, the CCR round trip): that
+    work tokenizes whole files and would otherwise run between the timed calls.
+    """
     cfg = config or HeadroomConfig()
     with captured_warnings():
         _warm_up(model, cfg)
@@ -299,12 +333,17 @@ def run_bench(
     gc.collect()
     gc.freeze()  # the cases and everything imported so far: see the module documentation
     try:
+        timings = []
         for i, case in enumerate(cases):
             if on_case is not None:
-                on_case(i, len(cases), case.name)
-            results.append(run_case(case, model=model, config=cfg, repeat=repeat))
+                on_case(i, 2 * len(cases), case.name)
+            timings.append(_time_case(case, model=model, config=cfg, repeat=repeat))
     finally:
         gc.unfreeze()
+    for i, (case, timed) in enumerate(zip(cases, timings)):
+        if on_case is not None:
+            on_case(len(cases) + i, 2 * len(cases), f"checking {case.name}")
+        results.append(_measure(case, timed, model=model, config=cfg))
     if on_case is not None:
-        on_case(len(cases), len(cases), "")
+        on_case(2 * len(cases), 2 * len(cases), "")
     return results
