@@ -124,11 +124,19 @@ class BM25:
         self._docs = [d.lower() for d in documents]
         self._lens = [max(len(d) / 5.0, 1.0) for d in self._docs]
         self._avg = (sum(self._lens) / len(self._lens)) if self._lens else 1.0
+        self._containing: dict[str, list[bool]] = {}
 
     @property
     def lowered_documents(self) -> list[str]:
         """The documents, lower-cased (shared with callers that match identifiers)."""
         return self._docs
+
+    def containing(self, text: str) -> list[bool]:
+        """Per document: does it contain ``text`` (lower-case) anywhere? Remembered per text."""
+        found = self._containing.get(text)
+        if found is None:
+            found = self._containing[text] = [text in d for d in self._docs]
+        return found
 
     def scores(self, query: str) -> list[float]:
         """One score per document (0 when nothing of the query occurs)."""
@@ -138,7 +146,7 @@ class BM25:
             return [0.0] * n
         out = [0.0] * n
         for term in terms:
-            present = [term in d for d in self._docs]
+            present = self.containing(term)
             if not any(present) or (n > 1 and all(present)):
                 continue  # absent, or in every document: it cannot tell documents apart
             # Terms start and end with a word character, so ASCII word boundaries delimit them

@@ -168,10 +168,12 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
         return []
     floor = global_std * 1e-3
     shifts = []
-    for i in range(w, n - w + 1):
+    for i in range(w, n - w + 1):  # _mean_std of both windows, inlined (same arithmetic, same floats)
         left, right = xs[i - w : i], xs[i : i + w]
-        m1, s1 = _mean_std(left)
-        m2, s2 = _mean_std(right)
+        m1 = sum(left) / w
+        m2 = sum(right) / w
+        s1 = math.sqrt(sum([(x - m1) ** 2 for x in left]) / w)
+        s2 = math.sqrt(sum([(x - m2) ** 2 for x in right]) / w)
         pooled = max(math.sqrt((s1 * s1 + s2 * s2) / 2), floor)
         shifts.append((abs(m2 - m1) / pooled, i))
     points = []
@@ -231,20 +233,49 @@ def _rare_value_items(label: str, column: Column, cfg: SmartCrusherConfig) -> li
     return [i for i, v in enumerate(column.values) if v in rare_values]
 
 
-def _nested_columns(outer: str, column: Column) -> list[tuple[str, str, Column]]:
-    """Status-like fields one object deep (an event's ``payload.action``), as columns over all items."""
-    inner_keys: dict[str, None] = {}
+def _inner_keys(column: Column) -> dict[str, None]:
+    """The keys of the objects a column holds (its fields one level down), in first-seen order."""
+    keys: dict[str, None] = {}
     for value in column.values:
         if type(value) is dict:
-            inner_keys.update(dict.fromkeys(value))
+            keys.update(dict.fromkeys(value))
+    return keys
+
+
+def _inner_column(column: Column, inner: str) -> list[Any]:
+    return [v.get(inner, ABSENT) if type(v) is dict else ABSENT for v in column.values]
+
+
+def _nested_columns(outer: str, column: Column, inner_keys: dict[str, None]) -> list[tuple[str, str, Column]]:
+    """Status-like fields one object deep (an event's ``payload.action``), as columns over all items."""
     found = []
     for inner in inner_keys:
         if not _is_category_name(inner.lower()):
             continue
-        values = [v.get(inner, ABSENT) if type(v) is dict else ABSENT for v in column.values]
+        values = _inner_column(column, inner)
         if any(v is not ABSENT and not isinstance(v, CONTAINERS) for v in values):
             found.append((outer, inner, column_of_values(values)))
     return found
+
+
+def _error_items(key: str, column: Column) -> list[int]:
+    """Items whose ``key`` field (a status, error or message field) reports an error.
+
+    Each distinct string is judged once; other values (numbers, nulls, objects) one by one,
+    since equal numbers of different types are judged differently (``400`` vs ``400.0``).
+    """
+    canonical = _CHECKED_SPELLINGS.get(key)
+    if canonical is None:
+        return []
+    bad = {v for v in column.counts if type(v) is str and _is_error_value(canonical, v)}
+    one_by_one = column.has_containers or any(v is not ABSENT and type(v) is not str for v in column.counts)
+    if not bad and not one_by_one:
+        return []
+    return [
+        i
+        for i, v in enumerate(column.values)
+        if v is not ABSENT and (v in bad if type(v) is str else _is_error_value(canonical, v))
+    ]
 
 
 def _numeric_values(column: Column) -> list[float] | None:
@@ -274,20 +305,24 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
             if _carries_error(item):
                 mark(i, "error")
     else:
-        nested = {key: column for key, column in columns.items() if column.has_containers}
+        nested = {key: (column, _inner_keys(column)) for key, column in columns.items() if column.has_containers}
         for i, item in enumerate(items):
-            if isinstance(item, dict):
-                if any(_is_error_value(k, v) for k, v in _checked(item)):
-                    mark(i, "error")
-            elif _carries_error(item):
+            if not isinstance(item, dict) and _carries_error(item):
                 mark(i, "error")
-        for column in nested.values():
-            for i, value in enumerate(column.values):
-                if type(value) is dict and any(_is_error_value(k, v) for k, v in _checked(value)):
+        for key, column in columns.items():
+            for i in _error_items(key, column):
+                mark(i, "error")
+        for column, inner_keys in nested.values():  # errors one object deep (a run's head_commit.status)
+            for name in _CHECKED_SPELLING_SET.intersection(inner_keys):
+                for i in _error_items(name, column_of_values(_inner_column(column, name))):
                     mark(i, "error")
         # Status-like fields one object deep (an event's payload.action) count as categorical too.
         inner_columns = sorted(
-            (found for outer, column in nested.items() for found in _nested_columns(outer, column)),
+            (
+                found
+                for outer, (column, inner_keys) in nested.items()
+                for found in _nested_columns(outer, column, inner_keys)
+            ),
             key=lambda found: (found[0], found[1]),
         )
         for outer, inner_key, inner in inner_columns:
@@ -327,14 +362,13 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
             mark(i, "query_id")
         bm25 = BM25(docs)
         ids = [x.lower() for x in query_identifiers(query)]
-        lowered = bm25.lowered_documents
+        scores = bm25.scores(query)
         for ident in ids:
-            hits = [i for i, d in enumerate(lowered) if ident in d]
+            hits = [i for i, found in enumerate(bm25.containing(ident)) if found]
             # An identifier found in every item is not selective (a repo name in every URL).
             if 0 < len(hits) <= max(3, n // 4):
                 for i in hits:
                     mark(i, "query_id")
-        scores = bm25.scores(query)
         best = max(scores) if scores else 0.0
         if best > 0:
             ordered = sorted(scores)
