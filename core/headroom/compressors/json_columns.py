@@ -47,6 +47,4 @@ def columns_of(items: list[Any]) -> dict[str, Column] | None:
         fields.update(dict.fromkeys(it))
     if len(dicts) == len(items):
         return {key: column([it.get(key, ABSENT) for it in items]) for key in fields}
-    return {
-        key: column([it.get(key, ABSENT) if isinstance(it, dict) else ABSENT for it in items]) for key in fields
-    }
+    return {key: column([it.get(key, ABSENT) if isinstance(it, dict) else ABSENT for it in items]) for key in fields}

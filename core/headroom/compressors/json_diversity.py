@@ -34,8 +34,7 @@ def item_signature(item: Any) -> frozenset[int]:
     """
     if isinstance(item, dict):
         return frozenset(
-            hash((k, type(v).__name__, len(v))) if isinstance(v, CONTAINERS) else hash((k, v))
-            for k, v in item.items()
+            hash((k, type(v).__name__, len(v))) if isinstance(v, CONTAINERS) else hash((k, v)) for k, v in item.items()
         )
     return frozenset({hash(json.dumps(item, default=str)[:500])})
 

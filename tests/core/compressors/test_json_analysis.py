@@ -34,7 +34,9 @@ def _errors(items: list[Any]) -> set[int]:
     return {i for i, why in analysis.must_keep.items() if "error" in why}
 
 
-@given(st.lists(st.one_of(_ITEM, _ITEM, _ITEM, _ITEM, st.sampled_from(["fatal: broken pipe", "all good", 3])), max_size=40))
+@given(
+    st.lists(st.one_of(_ITEM, _ITEM, _ITEM, _ITEM, st.sampled_from(["fatal: broken pipe", "all good", 3])), max_size=40)
+)
 @settings(max_examples=300, deadline=None)
 def test_error_items_found_by_columns_are_those_an_item_check_finds(items: list[Any]) -> None:
     assert _errors(items) == {i for i, item in enumerate(items) if _carries_error(item)}

@@ -15,7 +15,10 @@ from headroom.tokens import get_counter
 
 def _ctx() -> CompressionContext:
     return CompressionContext(
-        config=HeadroomConfig(stateless=True), counter=get_counter("gpt-4o"), query="which logins failed?", persist=False
+        config=HeadroomConfig(stateless=True),
+        counter=get_counter("gpt-4o"),
+        query="which logins failed?",
+        persist=False,
     )
 
 

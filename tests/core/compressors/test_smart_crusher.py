@@ -308,7 +308,9 @@ _JSON_VALUES = st.recursive(
 
 @given(_JSON_VALUES, st.sampled_from([None, 1, 2]), st.booleans())
 @settings(max_examples=150, deadline=None)
-def test_lossless_lower_bound_never_exceeds_a_lossless_encoding(value: object, indent: int | None, ascii_: bool) -> None:
+def test_lossless_lower_bound_never_exceeds_a_lossless_encoding(
+    value: object, indent: int | None, ascii_: bool
+) -> None:
     from headroom.compressors.json_lossless import encode_tables, minified
     from headroom.compressors.smart_crusher import _find_arrays, _lossless_lower_bound
 
