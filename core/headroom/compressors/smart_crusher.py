@@ -141,8 +141,10 @@ class SmartCrusher:
             return self._lossless(data, original_len, ratio)
         # Lossless wins when it saves ``ratio`` and dropping items would not save ``ratio`` more.
         # Re-encoding costs more than crushing, so it is only done when a cheap lower bound of
-        # its size says it could win.
-        if (_lossless_lower_bound(data, text) - len(lossy_text)) / original_len < ratio:
+        # its size says it could win, and a tighter one (escapes counted exactly) agrees.
+        if (_lossless_lower_bound(data, text) - len(lossy_text)) / original_len < ratio and (
+            _lossless_lower_bound(data, text, exact_escapes=True) - len(lossy_text)
+        ) / original_len < ratio:
             lossless = self._lossless(data, original_len, ratio)
             if lossless is not None and (len(lossless.text) - len(lossy_text)) / original_len < ratio:
                 return lossless
@@ -297,24 +299,29 @@ class SmartCrusher:
         return new_items, _ArrayCrush(path, n, kept, reasons)
 
 
-_BOUND_BYTES = b" \n\r\t\\u/"
-_NOT_BOUND_BYTES = bytes(b for b in range(256) if b not in _BOUND_BYTES)
+_WS_AND_BACKSLASH = b" \n\r\t\\"
+_NOT_WS_OR_BACKSLASH = bytes(b for b in range(256) if b not in _WS_AND_BACKSLASH)
 
 
-def _lossless_lower_bound(data: Any, text: str) -> int:
+def _lossless_lower_bound(data: Any, text: str, *, exact_escapes: bool = False) -> int:
     """A size no lossless re-encoding of ``data`` can go below, computed without re-encoding.
 
-    Minifying removes at most the whitespace, and un-escaping ``\\uXXXX`` saves at most 5.5
-    characters each (a surrogate pair, 12 characters, becomes one); the table form also drops each uniform object's keys after the first row.
-    The counts come from one C pass that keeps only whitespace, backslashes, ``u`` and ``/``
-    (characters between a backslash and a ``u`` vanish with it, so escapes may be over-counted:
-    the bound only gets lower, never wrong).
+    Minifying removes at most the whitespace, and un-escaping saves at most 5.5 characters per
+    ``\\uXXXX`` (a surrogate pair, 12 characters, becomes one) and 1 per ``\\/``; the table
+    form also drops each uniform object's keys after the first row. Whitespace and backslashes
+    are counted in one C pass (a translate that keeps only them). By default every backslash
+    is assumed to start a ``\\uXXXX`` escape, which is cheap and still a bound;
+    ``exact_escapes`` counts the escapes themselves (two more passes) for a tighter one.
     """
-    kept = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BOUND_BYTES)
-    escapes = kept.count(b"\\u")
-    slashes = kept.count(b"\\/")
-    whitespace = len(kept) - kept.count(b"u") - kept.count(b"/") - kept.count(b"\\")
-    bound = len(text) - whitespace - (11 * escapes + 1) // 2 - slashes
+    raw = text.encode("utf-8", "surrogatepass")
+    kept = raw.translate(None, _NOT_WS_OR_BACKSLASH)
+    backslashes = kept.count(b"\\")
+    whitespace = len(kept) - backslashes
+    if exact_escapes and backslashes:
+        unescaping = (11 * raw.count(b"\\u") + 1) // 2 + raw.count(b"\\/")
+    else:
+        unescaping = (11 * backslashes + 1) // 2
+    bound = len(text) - whitespace - unescaping
     for path in _find_arrays(data, 3):
         items = _get(data, path)
         if is_uniform(items):
