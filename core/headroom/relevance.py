@@ -7,6 +7,7 @@ contains a query identifier verbatim always ranks as relevant.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -91,15 +92,26 @@ def tokenize(text: str) -> list[str]:
 
 def query_terms(query: str) -> list[str]:
     """The query's content words (stop words removed, order kept, no repeats)."""
+    return list(_query_terms(query))
+
+
+@functools.lru_cache(maxsize=256)
+def _query_terms(query: str) -> tuple[str, ...]:
+    # One question is parsed by every compressor of every tool output it led to: remember it.
     seen: dict[str, None] = {}
     for tok in tokenize(query):
         if tok not in _STOP and len(tok) > 1:
             seen.setdefault(tok, None)
-    return list(seen)
+    return tuple(seen)
 
 
 def query_identifiers(query: str) -> list[str]:
     """Tokens of the query that look like identifiers (contain a digit, or are quoted)."""
+    return list(_query_identifiers(query))
+
+
+@functools.lru_cache(maxsize=256)
+def _query_identifiers(query: str) -> tuple[str, ...]:
     ids: dict[str, None] = {}
     for quoted in re.findall(r"[\"'`]([^\"'`]{3,200})[\"'`]", query):
         ids.setdefault(quoted, None)
@@ -107,7 +119,7 @@ def query_identifiers(query: str) -> list[str]:
         tok = m.group(0).rstrip(".:")
         if len(tok) >= 3 and any(c.isdigit() for c in tok):
             ids.setdefault(tok, None)
-    return list(ids)
+    return tuple(ids)
 
 
 class BM25:
