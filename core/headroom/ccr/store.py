@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,12 @@ _SQLITE_PUT = (
     f"VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)}) "
     "ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at, last_access = excluded.last_access"
 )
-_SQLITE_BUMP_COMPRESSIONS = (
-    f"INSERT INTO {tool_feedback.name} (tool_name, compressions, retrievals) VALUES (?, 1, 0) "
-    "ON CONFLICT(tool_name) DO UPDATE SET compressions = compressions + 1"
+_SQLITE_ADD_COMPRESSIONS = (
+    f"INSERT INTO {tool_feedback.name} (tool_name, compressions, retrievals) VALUES (?, ?, 0) "
+    "ON CONFLICT(tool_name) DO UPDATE SET compressions = compressions + excluded.compressions"
 )
+_FEEDBACK_BATCH = 32
+"""Compressions counted per tool are written with every 32nd store write (or after _FEEDBACK_TTL)."""
 
 
 _last_key: tuple[str, str] | None = None
@@ -234,6 +237,7 @@ class CCRStore:
         self._puts = 0
         self._lock = threading.RLock()
         self._feedback_cache: dict[str, tuple[float, tuple[int, int]]] = {}
+        self._pending = _PendingCounts()
         self._sqlite = make_url(url).get_backend_name() == "sqlite"
         try:
             self.engine = _make_engine(url)
@@ -242,6 +246,9 @@ class CCRStore:
                 self._retry(lambda index=index: index.create(self.engine, checkfirst=True))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the Headroom store at {url!r}: {exc}") from exc
+        # Counts not written yet are written when the store is collected or the process exits
+        # (multiprocessing's exit hook also runs in forked workers, where atexit does not).
+        Finalize(self, _flush_pending, args=(self.engine, self._sqlite, self._pending, os.getpid()), exitpriority=0)
 
     @staticmethod
     def _retry(fn: Any, attempts: int = 8) -> Any:
@@ -278,10 +285,13 @@ class CCRStore:
             "meta": json.dumps(meta or {}, ensure_ascii=False, default=str),
         }
 
+        due = self._count_compression(tool_name)
+
         def _write() -> None:
             with self.engine.begin() as conn:
+                self._write_feedback(conn, due)
                 if self._sqlite:
-                    self._put_sqlite(conn, row, tool_name)
+                    conn.exec_driver_sql(_SQLITE_PUT, tuple(row[c] for c in _ENTRY_COLUMNS))
                     return
                 exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
                 inserted = 0
@@ -297,33 +307,53 @@ class CCRStore:
                         .where(ccr_entries.c.key == key)
                         .values(expires_at=row["expires_at"], last_access=now)
                     )
-                if tool_name:
-                    self._bump_feedback_in(conn, tool_name, compressions=1)
 
         try:
             self._retry(_write)
         except SQLAlchemyError as exc:
+            self._requeue(due)
             raise StoreError(f"cannot write to the Headroom store: {exc}") from exc
         with self._lock:
             self._puts += 1
-            due = self._puts % 64 == 1
-        if due:
+            check_limits = self._puts % 64 == 1
+        if check_limits:
             self.enforce_limits()
         return key
 
-    @staticmethod
-    def _put_sqlite(conn: Any, row: dict[str, Any], tool_name: str | None) -> None:
-        """The SQLite write of :meth:`put`: two prepared statements in the caller's transaction.
+    # -- compression counts per tool (the feedback hint's denominator) ---------------------
+    def _count_compression(self, tool_name: str | None) -> dict[str, int]:
+        """Count one compression of ``tool_name``; return the counts due to be written now.
 
-        Written as driver-level SQL because this runs once per lossy compression, in the
-        request's path: building SQLAlchemy statements cost more than SQLite's own write. The
-        entry is an upsert: content already stored (by this or a concurrent writer: same key,
-        same bytes) only gets its expiry and last access refreshed. The feedback counter is one
-        upsert too.
+        Counts are written in batches, inside a store write that happens anyway: a second table
+        touched by every write doubled what SQLite's commit cost. Until written they are added
+        to what :meth:`tool_feedback` reads, so this process always sees its own counts.
         """
-        conn.exec_driver_sql(_SQLITE_PUT, tuple(row[c] for c in _ENTRY_COLUMNS))
-        if tool_name:
-            conn.exec_driver_sql(_SQLITE_BUMP_COMPRESSIONS, (tool_name,))
+        return self._pending.add(tool_name)
+
+    def _requeue(self, counts: dict[str, int]) -> None:
+        """Put back counts whose write failed (they are written with a later one)."""
+        self._pending.requeue(counts)
+
+    def _write_feedback(self, conn: Any, counts: dict[str, int]) -> None:
+        for tool in counts:
+            self._feedback_cache.pop(tool, None)  # read again: the database now holds these counts
+        _write_counts(conn, self._sqlite, counts)
+
+    def flush(self) -> None:
+        """Write the compression counts not written yet (also done at exit and by :meth:`close`)."""
+        counts = self._pending.take()
+        if not counts:
+            return
+
+        def _write() -> None:
+            with self.engine.begin() as conn:
+                self._write_feedback(conn, counts)
+
+        try:
+            self._retry(_write)
+        except SQLAlchemyError as exc:
+            self._requeue(counts)
+            log.warning("could not record tool feedback: %s", exc)
 
     def get_entry(self, key: str) -> CCREntry:
         """The stored original of ``key``; RetrievalError when unknown or expired."""
@@ -508,23 +538,7 @@ class CCRStore:
         """Add to a tool's feedback counters inside the caller's transaction."""
         if retrievals:
             self._feedback_cache.pop(tool_name, None)  # a retrieval changes the hint at once
-        bump = (
-            update(tool_feedback)
-            .where(tool_feedback.c.tool_name == tool_name)
-            .values(
-                compressions=tool_feedback.c.compressions + compressions,
-                retrievals=tool_feedback.c.retrievals + retrievals,
-            )
-        )
-        if conn.execute(bump).rowcount:
-            return
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    tool_feedback.insert().values(tool_name=tool_name, compressions=compressions, retrievals=retrievals)
-                )
-        except IntegrityError:
-            conn.execute(bump)
+        _add_feedback(conn, tool_name, compressions=compressions, retrievals=retrievals)
 
     def _bump_feedback(self, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
         def _write() -> None:
@@ -539,21 +553,109 @@ class CCRStore:
     def tool_feedback(self, tool_name: str) -> tuple[int, int]:
         """(compressions, retrievals) recorded for ``tool_name``.
 
-        Read on every compression of a tool's output, so it is kept for ``_FEEDBACK_TTL`` seconds
-        (this process's own writes refresh it at once; other processes' show up within that time).
+        Read on every compression of a tool's output, so what the database holds is kept for
+        ``_FEEDBACK_TTL`` seconds (other processes' counts show up within that time); this
+        process's own counts not written yet are always added.
         """
         now = time.monotonic()
         cached = self._feedback_cache.get(tool_name)
         if cached is not None and now - cached[0] < _FEEDBACK_TTL:
-            return cached[1]
-        with self.engine.connect() as conn:
-            row = conn.execute(select(tool_feedback).where(tool_feedback.c.tool_name == tool_name)).first()
-        value = (0, 0) if row is None else (int(row.compressions), int(row.retrievals))
-        self._feedback_cache[tool_name] = (now, value)
-        return value
+            value = cached[1]
+        else:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(tool_feedback).where(tool_feedback.c.tool_name == tool_name)).first()
+            value = (0, 0) if row is None else (int(row.compressions), int(row.retrievals))
+            self._feedback_cache[tool_name] = (now, value)
+        return value[0] + self._pending.get(tool_name), value[1]
 
     def close(self) -> None:
+        self.flush()
         self.engine.dispose()
+
+
+class _PendingCounts:
+    """Compressions per tool counted by this process and not yet written to the store."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._since = 0.0
+
+    def add(self, tool_name: str | None) -> dict[str, int]:
+        """Count one compression of ``tool_name``; the counts due now (a full batch, or old ones)."""
+        with self._lock:
+            if tool_name:
+                if not self._counts:
+                    self._since = time.monotonic()
+                self._counts[tool_name] = self._counts.get(tool_name, 0) + 1
+            if self._counts and (
+                sum(self._counts.values()) >= _FEEDBACK_BATCH or time.monotonic() - self._since >= _FEEDBACK_TTL
+            ):
+                due, self._counts = self._counts, {}
+                return due
+            return {}
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            return counts
+
+    def requeue(self, counts: dict[str, int]) -> None:
+        with self._lock:
+            for tool, n in counts.items():
+                self._counts[tool] = self._counts.get(tool, 0) + n
+
+    def get(self, tool_name: str) -> int:
+        with self._lock:
+            return self._counts.get(tool_name, 0)
+
+
+def _add_feedback(conn: Any, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
+    """Add to a tool's feedback counters (any database: update, else insert) in the caller's transaction."""
+    bump = (
+        update(tool_feedback)
+        .where(tool_feedback.c.tool_name == tool_name)
+        .values(
+            compressions=tool_feedback.c.compressions + compressions,
+            retrievals=tool_feedback.c.retrievals + retrievals,
+        )
+    )
+    if conn.execute(bump).rowcount:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                tool_feedback.insert().values(tool_name=tool_name, compressions=compressions, retrievals=retrievals)
+            )
+    except IntegrityError:
+        conn.execute(bump)
+
+
+def _write_counts(conn: Any, sqlite: bool, counts: dict[str, int]) -> None:
+    """Add compression counts to the feedback table inside the caller's transaction."""
+    for tool, n in counts.items():
+        if sqlite:
+            conn.exec_driver_sql(_SQLITE_ADD_COMPRESSIONS, (tool, n))
+        else:
+            _add_feedback(conn, tool, compressions=n)
+
+
+def _flush_pending(engine: Engine, sqlite: bool, pending: _PendingCounts, pid: int) -> None:
+    """Write what ``pending`` holds (the store's finalizer: it must not refer to the store).
+
+    A forked child inherits the parent's finalizers and pending counts; only the process that
+    counted them writes them (and never over a connection it inherited).
+    """
+    if os.getpid() != pid:
+        return
+    counts = pending.take()
+    if not counts:
+        return
+    try:
+        with engine.begin() as conn:
+            _write_counts(conn, sqlite, counts)
+    except Exception as exc:  # at exit or collection: log, never raise
+        log.warning("could not record tool feedback at exit: %s", exc)
 
 
 _stores: dict[str, CCRStore] = {}

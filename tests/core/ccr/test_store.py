@@ -121,22 +121,50 @@ def test_threads_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 def _process_writer(url: str, n: int) -> None:
     store = CCRStore(url)
     for i in range(30):
-        store.put(f"process {n} item {i}")
+        store.put(f"process {n} item {i}", tool_name="list_items")
 
 
-def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["spawn", "fork"])
+def test_processes_writing_at_once_lose_nothing(tmp_path: Path, start: str) -> None:
     url = f"sqlite:///{tmp_path}/shared.db"
-    CCRStore(url)
-    ctx = multiprocessing.get_context("spawn")
+    parent = CCRStore(url)
+    parent.put("written by the parent before the workers start", tool_name="list_items")
+    ctx = multiprocessing.get_context(start)
     procs = [ctx.Process(target=_process_writer, args=(url, n)) for n in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert all(p.exitcode == 0 for p in procs)
+    parent.close()
     store = CCRStore(url)
-    assert store.stats()["entries"] == 120
+    assert store.stats()["entries"] == 121
     assert store.get(headroom.ccr.ccr_key("process 3 item 29")) == "process 3 item 29"
+    assert store.tool_feedback("list_items") == (121, 1)  # every process's counts written once, by itself
+
+
+def _raw_compressions(db: Path, tool: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as raw:
+        row = raw.execute("SELECT compressions FROM headroom_tool_feedback WHERE tool_name = ?", (tool,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def test_compression_counts_are_seen_at_once_and_written_in_batches(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = CCRStore(f"sqlite:///{db}")
+    for i in range(5):
+        store.put(f"{LOG}\n{i}", tool_name="fetch_logs")
+    assert store.tool_feedback("fetch_logs") == (5, 0)
+    assert _raw_compressions(db, "fetch_logs") == 0  # not written yet: no extra table write per put
+    for i in range(5, 40):
+        store.put(f"{LOG}\n{i}", tool_name="fetch_logs")
+    assert 32 <= _raw_compressions(db, "fetch_logs") < 40
+    assert store.tool_feedback("fetch_logs") == (40, 0)
+    store.close()
+    assert _raw_compressions(db, "fetch_logs") == 40
+    assert CCRStore(f"sqlite:///{db}").tool_feedback("fetch_logs") == (40, 0)
 
 
 def test_stateless_keeps_store_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
