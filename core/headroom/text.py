@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from headroom import metrics
@@ -42,12 +42,17 @@ _MIN_UNITS = 4
 
 @dataclass(frozen=True)
 class TextCompressResult:
-    """What :func:`compress_text` or :func:`fit_text` did to one text."""
+    """What :func:`compress_text` or :func:`fit_text` did to one text.
+
+    The token counts are exact and counted when first read (then kept): compressing does not
+    need them, and tokenizing a large tool output costs more than compressing it.
+    """
 
     text: str
     """The text to use: compressed or trimmed, or the input itself when nothing was gained."""
-    tokens_before: int
-    tokens_after: int
+    source: str = field(repr=False)
+    """The text that was given (what ``tokens_before`` counts)."""
+    counter: TokenCounter = field(repr=False, compare=False)
     transforms: tuple[str, ...] = ()
     """What was applied, e.g. ``("smart_crusher:lossy", "trim:json_items")``; empty when unchanged."""
     ccr_keys: tuple[str, ...] = ()
@@ -58,6 +63,14 @@ class TextCompressResult:
     """Internal errors this call failed open on."""
 
     @property
+    def tokens_before(self) -> int:
+        return self.counter.count(self.source)
+
+    @property
+    def tokens_after(self) -> int:
+        return self.counter.count(self.text)
+
+    @property
     def changed(self) -> bool:
         """True when ``text`` differs from the input."""
         return bool(self.transforms)
@@ -65,6 +78,13 @@ class TextCompressResult:
     @property
     def tokens_saved(self) -> int:
         return self.tokens_before - self.tokens_after
+
+
+def _fits(text: str, max_tokens: int, counter: TokenCounter) -> bool:
+    """``text`` is at most ``max_tokens`` tokens (a token is at least one byte: small texts are not counted)."""
+    return (len(text) <= max_tokens and len(text.encode("utf-8", "surrogatepass")) <= max_tokens) or (
+        counter.count(text) <= max_tokens
+    )
 
 
 def open_store(config: HeadroomConfig) -> Any:
@@ -97,9 +117,8 @@ def compress_text(
     cfg = config or HeadroomConfig()
     counter = get_counter(model)
     store = open_store(cfg)
-    before = counter.count(text)
     if cfg.skips_tool(tool_name) or tool_name == RETRIEVE_TOOL_NAME:
-        return TextCompressResult(text, before, before, passthrough_reason=f"tool {tool_name!r} is not compressed")
+        return TextCompressResult(text, text, counter, passthrough_reason=f"tool {tool_name!r} is not compressed")
     current, transforms, keys, reason, errors = text, [], [], "", 0
     crusher = cfg.crusher_for_tool(tool_name)
     ctx = CompressionContext(
@@ -119,15 +138,16 @@ def compress_text(
         log.exception("content router failed; text passed through")
         out, reason, errors = None, f"router error ({type(exc).__name__}: {exc})", 1
     if out is not None:
-        if counter.count(out.text) < before:
+        # Length decides, as in the pipeline: exact tokens are counted only when the result is read.
+        if len(out.text) < len(text):
             current = out.text
             transforms.append(out.transform)
             if out.ccr_key:
                 keys.append(out.ccr_key)
         else:
-            reason = f"{out.transform} would not save tokens; kept original"
+            reason = f"{out.transform} would not make it smaller; kept original"
     metrics.increment("text.calls")
-    if max_tokens is not None and counter.count(current) > max_tokens:
+    if max_tokens is not None and not _fits(current, max_tokens, counter):
         fitted = _fit(current, max_tokens, query=query, counter=counter, ctx=ctx, original=text)
         if fitted.changed:
             current = fitted.text
@@ -137,8 +157,8 @@ def compress_text(
         errors += fitted.errors
     return TextCompressResult(
         text=current,
-        tokens_before=before,
-        tokens_after=counter.count(current),
+        source=text,
+        counter=counter,
         transforms=tuple(transforms),
         ccr_keys=tuple(keys),
         passthrough_reason="" if transforms and not reason.startswith("cannot") else reason,
@@ -191,29 +211,28 @@ def _fit(
     ctx: CompressionContext,
     original: str | None = None,
 ) -> TextCompressResult:
-    before = counter.count(text)
-    if before <= max_tokens:
-        return TextCompressResult(text, before, before)
+    if _fits(text, max_tokens, counter):
+        return TextCompressResult(text, text, counter)
     if ctx.lossless_only:
         return TextCompressResult(
-            text, before, before, passthrough_reason="cannot trim: CCR is disabled, so nothing may be dropped"
+            text, text, counter, passthrough_reason="cannot trim: CCR is disabled, so nothing may be dropped"
         )
     try:
         source = original if original is not None else text
         trimmed = _trim(text, max_tokens, query=query, counter=counter, key=ccr_key(source))
         if trimmed is None:
             return TextCompressResult(
-                text, before, before, passthrough_reason=f"cannot trim: no part of the text fits in {max_tokens} tokens"
+                text, text, counter, passthrough_reason=f"cannot trim: no part of the text fits in {max_tokens} tokens"
             )
         key = ctx.store_original(source, "text", {"trimmed_to_tokens": max_tokens})
     except Exception as exc:  # fail open: the untrimmed text is still correct, only larger
         metrics.increment("errors.text.trim")
         log.exception("trimming a text to %d tokens failed; kept it whole", max_tokens)
         return TextCompressResult(
-            text, before, before, passthrough_reason=f"trim error ({type(exc).__name__}: {exc})", errors=1
+            text, text, counter, passthrough_reason=f"trim error ({type(exc).__name__}: {exc})", errors=1
         )
     metrics.increment("text.trimmed")
-    return TextCompressResult(trimmed[0], before, counter.count(trimmed[0]), (trimmed[1],), (key,))
+    return TextCompressResult(trimmed[0], text, counter, (trimmed[1],), (key,))
 
 
 def _marker(omitted: int, total: int, unit: str, max_tokens: int, key: str) -> str:

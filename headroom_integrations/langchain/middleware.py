@@ -177,7 +177,7 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             query=_last_question(getattr(request, "state", None)),
             **overrides_from_config(ensure_config()),
         )
-        if report is not None and text != result.content:
+        if report is not None and text != result.content and _listening():
             _dispatch(
                 {
                     "kind": "tool_output",
@@ -208,6 +208,13 @@ def _last_question(state: Any) -> str:
         if isinstance(message, HumanMessage):
             return message.text
     return ""
+
+
+def _listening() -> bool:
+    """True when the current run has callback handlers (the event's exact token counts cost a tokenization)."""
+    callbacks = ensure_config().get("callbacks")
+    handlers = callbacks if isinstance(callbacks, list) else getattr(callbacks, "handlers", None)
+    return bool(handlers)
 
 
 def _dispatch(facts: dict[str, Any]) -> None:

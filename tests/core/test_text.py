@@ -115,3 +115,19 @@ def test_compress_text_honours_skip_compression_profile() -> None:
     cfg = HeadroomConfig(tool_profiles={"ledger": {"skip_compression": True}})
     assert compress_text(runs, config=cfg, tool_name="ledger").text == runs
     assert compress_text(runs, config=cfg, tool_name="other").text != runs
+
+
+def test_compressing_does_not_tokenize_until_the_counts_are_read(
+    runs_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headroom.tokens import get_counter
+
+    counter = get_counter("gpt-4o")
+    tokenized: list[int] = []
+    real = counter._count_uncached
+    monkeypatch.setattr(counter, "_count_uncached", lambda text: tokenized.append(len(text)) or real(text))
+    monkeypatch.setattr(counter, "_cache", type(counter._cache)())  # nothing counted before
+    result = compress_text(runs_text, query=f"what happened to run {FAILED_RUN}?")
+    assert result.changed and tokenized == []
+    assert result.tokens_before == count_tokens(runs_text, "gpt-4o") > result.tokens_after == count_tokens(result.text)
+    assert len(runs_text) in tokenized

@@ -122,10 +122,14 @@ def test_agent_with_headroom_middleware_runs_a_tool_loop_on_compressed_context(
 ) -> None:
     _script_tool_loop(server)
     agent = create_agent(chat_openai(), corpus_tools, system_prompt=SYSTEM_PROMPT, middleware=[HeadroomMiddleware()])
-    state = agent.invoke({"messages": [HumanMessage(QUESTION)]})
+    handler = HeadroomCallbackHandler()
+    state = agent.invoke({"messages": [HumanMessage(QUESTION)]}, config={"callbacks": [handler]})
     assert state["messages"][-1].content == FINAL
     originals = _tool_outputs(corpus_tools)
     _assert_provider_saw_compressed_session(server, originals)
+    # a listening handler is told what each tool output weighed before and after
+    summary = handler.summary()
+    assert summary.tool_output_tokens_before > 2 * summary.tool_output_tokens_after > 0
     # wrap_tool_call compressed each result as it arrived: the state itself stays small, and reversible
     runs = next(m for m in state["messages"] if isinstance(m, ToolMessage) and m.tool_call_id == "call_runs")
     assert len(runs.content) < len(originals["call_runs"]) / 2
