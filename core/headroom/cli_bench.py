@@ -28,7 +28,9 @@ example of every shape of error/fatal/severe/exception line, and of alert lines 
 labelled logs such as BGL (logs). "ccr ok" means the CCR key restores the original exactly.
 
 Timing: latency is the headroom.compress call, each file compressed cold (result and
-token-count caches emptied first); MB/s is input bytes over that time on one core.
+token-count caches emptied first); MB/s is input bytes over that time on one core. All
+files are compressed first, one after another, and checked afterwards (fidelity, exact
+token counts, CCR round trip), so the checks do not run between the timed calls.
 "tokenizer share" is the part of that time spent in the tokenizer inside the call;
 "report counting MB/s" is the throughput of counting the request's tokens before and after
 (cold, timed apart): what the exact figures in the table cost, inside the call or not.
