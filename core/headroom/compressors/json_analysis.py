@@ -158,24 +158,36 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
 
     A shift counts when it exceeds ``threshold`` pooled standard deviations of the two windows
     (so steady noise does not trigger it), and only the strongest index of a run is reported.
+    Windows are a tenth of the array, so each window's sums come from running totals: the cost
+    is linear in the array's length. The totals are exact integers (every float is an integer
+    over a power of two), so equal windows give equal shifts and ties break the same way on
+    any machine; values too small or large for that use floats of the standardised values.
     """
     n = len(xs)
     w = max(3, n // 10)
-    if n < 2 * w + 2:
+    if n < 2 * w + 2 or not all(math.isfinite(x) for x in xs):
         return []
-    _, global_std = _mean_std(xs)
-    if global_std == 0:
+    values = _exact_integers(xs)
+    if values is None:
+        mean, std = _mean_std(xs)
+        if std == 0:
+            return []
+        values = [(x - mean) / std for x in xs]
+    sums = [0] * (n + 1)
+    squares = [0] * (n + 1)
+    for i, v in enumerate(values):
+        sums[i + 1] = sums[i] + v
+        squares[i + 1] = squares[i] + v * v
+    spread = n * squares[n] - sums[n] * sums[n]  # n^2 x the variance of all values
+    if spread <= 0:
         return []
-    floor = global_std * 1e-3
+    floor = math.sqrt(spread) / n * 1e-3 * w  # a thousandth of the overall deviation, times w
     shifts = []
-    for i in range(w, n - w + 1):  # _mean_std of both windows, inlined (same arithmetic, same floats)
-        left, right = xs[i - w : i], xs[i : i + w]
-        m1 = sum(left) / w
-        m2 = sum(right) / w
-        s1 = math.sqrt(sum([(x - m1) ** 2 for x in left]) / w)
-        s2 = math.sqrt(sum([(x - m2) ** 2 for x in right]) / w)
-        pooled = max(math.sqrt((s1 * s1 + s2 * s2) / 2), floor)
-        shifts.append((abs(m2 - m1) / pooled, i))
+    for i in range(w, n - w + 1):
+        s1, s2 = sums[i] - sums[i - w], sums[i + w] - sums[i]
+        both = w * (squares[i] - squares[i - w]) - s1 * s1 + w * (squares[i + w] - squares[i]) - s2 * s2
+        # |m2 - m1| / pooled deviation, with m = s / w and pooled = sqrt(both / 2) / w
+        shifts.append((abs(s2 - s1) / max(math.sqrt(max(both, 0) / 2), floor), i))
     points = []
     for k, (shift, i) in enumerate(shifts):
         if shift <= threshold * 2:
@@ -185,6 +197,15 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
         if shift >= left_shift and shift > right_shift:
             points.append(i)
     return points
+
+
+def _exact_integers(xs: list[float]) -> list[Any] | None:
+    """``xs`` times one power of two, as exact integers; None when that power would exceed 2**64."""
+    ratios = [x.as_integer_ratio() for x in xs]
+    scale = max(q for _, q in ratios)
+    if scale > 1 << 64:
+        return None
+    return [p * (scale // q) for p, q in ratios]
 
 
 def _rare_value_items(label: str, column: Column, cfg: SmartCrusherConfig) -> list[int] | None:
