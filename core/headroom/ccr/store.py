@@ -20,15 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
     create_engine,
     delete,
     event,
@@ -40,6 +31,16 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from headroom.ccr.feedback import FEEDBACK_TTL, PendingCounts, add_feedback, flush_pending, write_counts
+from headroom.ccr.schema import (
+    ENTRY_COLUMNS,
+    ENTRY_INDEXES,
+    SQLITE_PUT,
+    ccr_entries,
+    metadata,
+    metrics_table,
+    tool_feedback,
+)
 from headroom.config import CCRConfig, HeadroomConfig
 from headroom.errors import ConfigurationError, RetrievalError, StoreError
 
@@ -48,69 +49,6 @@ __all__ = ["CCREntry", "CCRStore", "ccr_key", "get_store", "resolve_store_url"]
 log = logging.getLogger("headroom.ccr")
 
 KEY_PREFIX = "hr_"
-_FEEDBACK_TTL = 2.0
-
-metadata = MetaData()
-
-ccr_entries = Table(
-    "headroom_ccr_entries",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("content", LargeBinary, nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("kind", String(32), nullable=False, default="text"),
-    Column("tool_name", String(256), nullable=True),
-    Column("created_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("last_access", Float, nullable=False),
-    Column("retrievals", Integer, nullable=False, default=0),
-    Column("meta", Text, nullable=True),
-)
-
-# The limits are checked every 64 writes. Rows hold their content before ``size`` and the times,
-# so without these covering indexes each check would read every stored byte.
-_ENTRY_INDEXES = (
-    Index("ix_headroom_ccr_expires", ccr_entries.c.expires_at),
-    Index("ix_headroom_ccr_lru", ccr_entries.c.last_access, ccr_entries.c.size),
-)
-
-metrics_table = Table(
-    "headroom_metrics",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("ts", Float, nullable=False, index=True),
-    Column("source", String(64), nullable=False),
-    Column("model", String(256), nullable=False),
-    Column("mode", String(16), nullable=False),
-    Column("tokens_before", Integer, nullable=False),
-    Column("tokens_after", Integer, nullable=False),
-    Column("cached_tokens", Integer, nullable=False, default=0),
-    Column("cost_before", Float, nullable=True),
-    Column("cost_after", Float, nullable=True),
-    Column("data", Text, nullable=True),
-)
-
-tool_feedback = Table(
-    "headroom_tool_feedback",
-    metadata,
-    Column("tool_name", String(256), primary_key=True),
-    Column("compressions", Integer, nullable=False, default=0),
-    Column("retrievals", Integer, nullable=False, default=0),
-)
-
-
-_ENTRY_COLUMNS = tuple(c.name for c in ccr_entries.columns)
-_SQLITE_PUT = (
-    f"INSERT INTO {ccr_entries.name} ({', '.join(_ENTRY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)}) "
-    "ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at, last_access = excluded.last_access"
-)
-_SQLITE_ADD_COMPRESSIONS = (
-    f"INSERT INTO {tool_feedback.name} (tool_name, compressions, retrievals) VALUES (?, ?, 0) "
-    "ON CONFLICT(tool_name) DO UPDATE SET compressions = compressions + excluded.compressions"
-)
-_FEEDBACK_BATCH = 32
-"""Compressions counted per tool are written with every 32nd store write (or after _FEEDBACK_TTL)."""
 
 
 _last_key: tuple[str, str] | None = None
@@ -237,18 +175,18 @@ class CCRStore:
         self._puts = 0
         self._lock = threading.RLock()
         self._feedback_cache: dict[str, tuple[float, tuple[int, int]]] = {}
-        self._pending = _PendingCounts()
+        self._pending = PendingCounts()
         self._sqlite = make_url(url).get_backend_name() == "sqlite"
         try:
             self.engine = _make_engine(url)
             self._retry(lambda: metadata.create_all(self.engine))
-            for index in _ENTRY_INDEXES:  # stores created before the indexes existed get them too
+            for index in ENTRY_INDEXES:  # stores created before the indexes existed get them too
                 self._retry(lambda index=index: index.create(self.engine, checkfirst=True))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the Headroom store at {url!r}: {exc}") from exc
         # Counts not written yet are written when the store is collected or the process exits
         # (multiprocessing's exit hook also runs in forked workers, where atexit does not).
-        Finalize(self, _flush_pending, args=(self.engine, self._sqlite, self._pending, os.getpid()), exitpriority=0)
+        Finalize(self, flush_pending, args=(self.engine, self._sqlite, self._pending, os.getpid()), exitpriority=0)
 
     @staticmethod
     def _retry(fn: Any, attempts: int = 8) -> Any:
@@ -291,7 +229,7 @@ class CCRStore:
             with self.engine.begin() as conn:
                 self._write_feedback(conn, due)
                 if self._sqlite:
-                    conn.exec_driver_sql(_SQLITE_PUT, tuple(row[c] for c in _ENTRY_COLUMNS))
+                    conn.exec_driver_sql(SQLITE_PUT, tuple(row[c] for c in ENTRY_COLUMNS))
                     return
                 exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
                 inserted = 0
@@ -337,7 +275,7 @@ class CCRStore:
     def _write_feedback(self, conn: Any, counts: dict[str, int]) -> None:
         for tool in counts:
             self._feedback_cache.pop(tool, None)  # read again: the database now holds these counts
-        _write_counts(conn, self._sqlite, counts)
+        write_counts(conn, self._sqlite, counts)
 
     def flush(self) -> None:
         """Write the compression counts not written yet (also done at exit and by :meth:`close`)."""
@@ -538,7 +476,7 @@ class CCRStore:
         """Add to a tool's feedback counters inside the caller's transaction."""
         if retrievals:
             self._feedback_cache.pop(tool_name, None)  # a retrieval changes the hint at once
-        _add_feedback(conn, tool_name, compressions=compressions, retrievals=retrievals)
+        add_feedback(conn, tool_name, compressions=compressions, retrievals=retrievals)
 
     def _bump_feedback(self, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
         def _write() -> None:
@@ -554,12 +492,12 @@ class CCRStore:
         """(compressions, retrievals) recorded for ``tool_name``.
 
         Read on every compression of a tool's output, so what the database holds is kept for
-        ``_FEEDBACK_TTL`` seconds (other processes' counts show up within that time); this
+        ``FEEDBACK_TTL`` seconds (other processes' counts show up within that time); this
         process's own counts not written yet are always added.
         """
         now = time.monotonic()
         cached = self._feedback_cache.get(tool_name)
-        if cached is not None and now - cached[0] < _FEEDBACK_TTL:
+        if cached is not None and now - cached[0] < FEEDBACK_TTL:
             value = cached[1]
         else:
             with self.engine.connect() as conn:
@@ -571,91 +509,6 @@ class CCRStore:
     def close(self) -> None:
         self.flush()
         self.engine.dispose()
-
-
-class _PendingCounts:
-    """Compressions per tool counted by this process and not yet written to the store."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-        self._since = 0.0
-
-    def add(self, tool_name: str | None) -> dict[str, int]:
-        """Count one compression of ``tool_name``; the counts due now (a full batch, or old ones)."""
-        with self._lock:
-            if tool_name:
-                if not self._counts:
-                    self._since = time.monotonic()
-                self._counts[tool_name] = self._counts.get(tool_name, 0) + 1
-            if self._counts and (
-                sum(self._counts.values()) >= _FEEDBACK_BATCH or time.monotonic() - self._since >= _FEEDBACK_TTL
-            ):
-                due, self._counts = self._counts, {}
-                return due
-            return {}
-
-    def take(self) -> dict[str, int]:
-        with self._lock:
-            counts, self._counts = self._counts, {}
-            return counts
-
-    def requeue(self, counts: dict[str, int]) -> None:
-        with self._lock:
-            for tool, n in counts.items():
-                self._counts[tool] = self._counts.get(tool, 0) + n
-
-    def get(self, tool_name: str) -> int:
-        with self._lock:
-            return self._counts.get(tool_name, 0)
-
-
-def _add_feedback(conn: Any, tool_name: str, *, compressions: int = 0, retrievals: int = 0) -> None:
-    """Add to a tool's feedback counters (any database: update, else insert) in the caller's transaction."""
-    bump = (
-        update(tool_feedback)
-        .where(tool_feedback.c.tool_name == tool_name)
-        .values(
-            compressions=tool_feedback.c.compressions + compressions,
-            retrievals=tool_feedback.c.retrievals + retrievals,
-        )
-    )
-    if conn.execute(bump).rowcount:
-        return
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                tool_feedback.insert().values(tool_name=tool_name, compressions=compressions, retrievals=retrievals)
-            )
-    except IntegrityError:
-        conn.execute(bump)
-
-
-def _write_counts(conn: Any, sqlite: bool, counts: dict[str, int]) -> None:
-    """Add compression counts to the feedback table inside the caller's transaction."""
-    for tool, n in counts.items():
-        if sqlite:
-            conn.exec_driver_sql(_SQLITE_ADD_COMPRESSIONS, (tool, n))
-        else:
-            _add_feedback(conn, tool, compressions=n)
-
-
-def _flush_pending(engine: Engine, sqlite: bool, pending: _PendingCounts, pid: int) -> None:
-    """Write what ``pending`` holds (the store's finalizer: it must not refer to the store).
-
-    A forked child inherits the parent's finalizers and pending counts; only the process that
-    counted them writes them (and never over a connection it inherited).
-    """
-    if os.getpid() != pid:
-        return
-    counts = pending.take()
-    if not counts:
-        return
-    try:
-        with engine.begin() as conn:
-            _write_counts(conn, sqlite, counts)
-    except Exception as exc:  # at exit or collection: log, never raise
-        log.warning("could not record tool feedback at exit: %s", exc)
 
 
 _stores: dict[str, CCRStore] = {}
