@@ -16,6 +16,7 @@ __all__ = ["parse_with_item_texts"]
 
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
+_WS_CHARS = " \t\n\r"
 
 
 def _skip(text: str, pos: int) -> int:
@@ -26,20 +27,27 @@ def _array(text: str, pos: int) -> tuple[list[Any], list[str], int]:
     """Items of the array starting at ``text[pos] == "["``, their source texts, and the end index."""
     items: list[Any] = []
     texts: list[str] = []
+    decode = _DECODER.raw_decode
+    append_item, append_text = items.append, texts.append
     pos = _skip(text, pos + 1)
     if text[pos] == "]":
         return items, texts, pos + 1
     while True:
-        value, end = _DECODER.raw_decode(text, pos)
-        items.append(value)
-        texts.append(text[pos:end])
-        pos = _skip(text, end)
-        if text[pos] == ",":
-            pos = _skip(text, pos + 1)
-        elif text[pos] == "]":
-            return items, texts, pos + 1
+        value, end = decode(text, pos)
+        append_item(value)
+        append_text(text[pos:end])
+        sep = text[end]
+        if sep not in ",]":  # whitespace before the separator (pretty-printed JSON)
+            end = _skip(text, end)
+            sep = text[end]
+        if sep == ",":
+            pos = end + 1
+            if text[pos] in _WS_CHARS:  # ", " (json.dumps) or a line break: skip it without a regex call
+                pos = pos + 1 if text[pos + 1] not in _WS_CHARS else _skip(text, pos)
+        elif sep == "]":
+            return items, texts, end + 1
         else:
-            raise ValueError(f"expected ',' or ']' at {pos}")
+            raise ValueError(f"expected ',' or ']' at {end}")
 
 
 def _object(text: str, pos: int) -> tuple[dict[str, Any], dict[tuple[Any, ...], list[str]], int]:

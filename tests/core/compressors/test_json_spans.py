@@ -48,3 +48,16 @@ def test_malformed_json_raises_like_json_loads(bad: str) -> None:
 def test_duplicate_keys_keep_the_last_value_like_json_loads() -> None:
     data, texts = parse_with_item_texts('{"a": [1, 2], "a": 3}')
     assert data == {"a": 3} and ("a",) not in texts
+
+
+@given(
+    st.lists(json_values, max_size=8),
+    st.lists(st.sampled_from(["", " ", "  ", "\n", "\n  ", "\t", "\r\n"]), min_size=4, max_size=4),
+)
+@settings(max_examples=200, deadline=None)
+def test_any_spacing_around_separators_parses_like_json_loads(items: list[object], spaces: list[str]) -> None:
+    a, b, c, d = spaces
+    text = a + "[" + b + (c + "," + d).join(json.dumps(x) for x in items) + c + "]" + a
+    data, texts = parse_with_item_texts(text)
+    assert data == json.loads(text) == items
+    assert [json.loads(t) for t in texts.get((), [])] == (items if texts else [])
