@@ -423,14 +423,26 @@ def _exact_value_matches(items: list[Any], query: str) -> list[int]:
     by_id: list[int] = []
     by_value: dict[str, list[int]] = {}
     longest = max(len(t) for t in tokens)
+    # Numbers are compared as text, but formatting every number costs more than looking it up:
+    # only a number equal to a numeric token can format as that token.
+    ints, floats = _numeric_tokens(tokens)
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
         for k, v in item.items():
-            if isinstance(v, str):
+            kind = type(v)
+            if kind is str:
                 if len(v) > longest:
                     continue  # a URL or a sentence never equals a query token
                 sv = v.lower()
+            elif kind is int:
+                if v not in ints:
+                    continue
+                sv = str(v)
+            elif kind is float:
+                if v not in floats and v == v:  # NaN equals nothing, yet formats as "nan"
+                    continue
+                sv = str(v)
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 sv = str(v)
             else:
@@ -444,3 +456,19 @@ def _exact_value_matches(items: list[Any], query: str) -> list[int]:
         return sorted(set(by_id))
     limit = max(3, len(items) // 4)
     return sorted({i for hits in by_value.values() if len(hits) <= limit for i in hits})
+
+
+def _numeric_tokens(tokens: set[str]) -> tuple[set[int], set[float]]:
+    """The numbers the query's tokens spell (any number that formats as a token is among them)."""
+    ints: set[int] = set()
+    floats: set[float] = set()
+    for token in tokens:
+        try:
+            ints.add(int(token))
+        except ValueError:
+            pass
+        try:
+            floats.add(float(token))
+        except ValueError:
+            pass
+    return ints, floats

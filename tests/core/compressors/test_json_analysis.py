@@ -110,3 +110,59 @@ def test_a_level_shift_in_real_run_numbers_is_a_change_point(samples_dir: Path) 
     assert runs is not None
     numbers = [float(r["run_number"]) for r in runs]
     assert len(numbers) in _change_points(numbers + [x + 10_000 for x in numbers], 2.0)
+
+
+def _matches_by_definition(items: list[Any], query: str) -> list[int]:
+    """Every field formatted and compared with the query's tokens (the rule, without shortcuts)."""
+    import re
+
+    from headroom.compressors.json_analysis import _ID_KEY, _QUERY_TOKEN
+    from headroom.relevance import query_identifiers
+
+    tokens = {t.lower() for t in _QUERY_TOKEN.findall(query)} | {q.lower() for q in query_identifiers(query)}
+    if not tokens:
+        return []
+    longest = max(len(t) for t in tokens)
+    by_id, by_value = [], {}
+    for i, item in enumerate(items):
+        for k, v in item.items() if isinstance(item, dict) else ():
+            if isinstance(v, str):
+                sv = v.lower() if len(v) <= longest else None
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                sv = str(v)
+            else:
+                sv = None
+            if sv is not None and sv in tokens:
+                if re.search(_ID_KEY, k) or k.lower() in ("login", "name", "full_name", "title", "slug"):
+                    by_id.append(i)
+                else:
+                    by_value.setdefault(sv, []).append(i)
+    if by_id:
+        return sorted(set(by_id))
+    return sorted({i for hits in by_value.values() if len(hits) <= max(3, len(items) // 4) for i in hits})
+
+
+_NUMBERS = st.one_of(
+    st.integers(-3, 3000),
+    st.sampled_from([0.0, -0.0, 1.5, 2.0, 1e-05, 1e16, float("inf"), float("nan"), True, False, None]),
+)
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["id", "count", "ratio", "name", "state"]), _NUMBERS | st.text("ab1", max_size=3)
+        ),
+        max_size=20,
+    ),
+    st.lists(
+        st.sampled_from(["7", "1.5", "2.0", "-0.0", "0.0", "1e-05", "inf", "nan", "True", "ab", "3000", "1e16"]),
+        max_size=3,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_exact_value_matches_follow_their_definition(items: list[Any], words: list[str]) -> None:
+    from headroom.compressors.json_analysis import _exact_value_matches
+
+    query = "what about " + " ".join(words)
+    assert _exact_value_matches(items, query) == _matches_by_definition(items, query)
