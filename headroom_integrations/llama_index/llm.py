@@ -105,7 +105,9 @@ class HeadroomLLM(LLM):
                 to_openai_messages(messages), model=self._model_name(), config=self.config, mode=self.mode
             )
             self._last_result = result
-            if self.mode == "audit" or result.tokens_after >= result.tokens_before:
+            # Nothing applied, nothing to convert back (exact token counts are left for whoever
+            # reads last_result: counting every request would cost more than compressing it).
+            if self.mode == "audit" or not result.transforms_applied:
                 return messages
             return from_openai_messages(result.messages, messages)
         except Exception:  # fail open: the call goes ahead with what the caller gave

@@ -83,6 +83,20 @@ def test_wrapped_llm_receives_the_compressed_tool_output(method: str, runs_json:
     assert FAILED_RUN in sent[-1].content
 
 
+def test_a_chat_call_does_not_tokenize_the_conversation(runs_json: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tokenized: list[int] = []
+    real = COUNTER._count_uncached
+    monkeypatch.setattr(COUNTER, "_count_uncached", lambda text: tokenized.append(len(text)) or real(text))
+    monkeypatch.setattr(COUNTER, "_cache", type(COUNTER._cache)())
+    inner = MockLLMWithChatMemoryOfLastCall(max_tokens=5)
+    llm = wrap_llm(inner, model="gpt-4o")
+    llm.chat(tool_turn(runs_json))
+    assert tokenized == []  # compressing decided by size; exact counts wait for whoever reads them
+    assert inner.last_chat_messages is not None and FAILED_RUN in inner.last_chat_messages[-1].content
+    result = llm.last_result
+    assert result is not None and result.tokens_before > 2 * result.tokens_after
+
+
 def test_instrumentation_only_ever_shows_the_compressed_messages(runs_json: str, recorder) -> None:
     llm = wrap_llm(MockLLMWithChatMemoryOfLastCall(max_tokens=5), model="gpt-4o")
 
