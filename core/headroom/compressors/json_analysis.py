@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,6 +306,77 @@ def _numeric_values(column: Column) -> list[float] | None:
     return [float(v) for v in column.values]
 
 
+def _mark_errors(
+    items: list[Any],
+    columns: Mapping[str, Column] | None,
+    inner_keys: Mapping[str, dict[str, None]],
+    mark: Callable[[int, str], None],
+) -> None:
+    """Mark the items that carry errors: by field and one object deep, column by column for objects."""
+    if columns is None:
+        for i, item in enumerate(items):
+            if _carries_error(item):
+                mark(i, "error")
+        return
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) and _carries_error(item):
+            mark(i, "error")
+    for key, column in columns.items():
+        for i in _error_items(key, column):
+            mark(i, "error")
+        if key in inner_keys:  # one object deep (a run's head_commit.status)
+            for name in _CHECKED_SPELLING_SET.intersection(inner_keys[key]):
+                for i in _error_items(name, column_of_values(_inner_column(column, name))):
+                    mark(i, "error")
+
+
+def _mark_statistics(
+    columns: Mapping[str, Column],
+    inner_keys: Mapping[str, dict[str, None]],
+    cfg: SmartCrusherConfig,
+    mark: Callable[[int, str], None],
+) -> tuple[list[str], list[str]]:
+    """Mark rare categorical values, outliers and change points; return the categorical and numeric fields."""
+    categorical: list[str] = []
+    numeric: list[str] = []
+    # Status-like fields one object deep (an event's payload.action) count as categorical too.
+    inner_columns = sorted(
+        (found for outer, keys in inner_keys.items() for found in _nested_columns(outer, columns[outer], keys)),
+        key=lambda found: (found[0], found[1]),
+    )
+    for outer, inner_key, inner in inner_columns:
+        label = f"{outer}.{inner_key}"
+        hits = _rare_value_items(label, inner, cfg)
+        if hits is not None:
+            categorical.append(label)
+            for i in hits:
+                mark(i, f"rare:{label}")
+    for key, column in columns.items():
+        hits = _rare_value_items(key, column, cfg)
+        if hits is not None:
+            categorical.append(key)
+            for i in hits:
+                mark(i, f"rare:{key}")
+            continue
+        if _ID_KEY.search(key):
+            continue
+        nums = _numeric_values(column)
+        if nums is None or len(nums) < max(cfg.min_items_to_analyze, 5):
+            continue
+        if len(set(nums)) / len(nums) < cfg.uniqueness_threshold:
+            continue  # nearly constant: no statistics worth computing
+        numeric.append(key)
+        mean, std = _mean_std(nums)
+        if std > 0:
+            for i, x in enumerate(nums):
+                if abs(x - mean) / std > cfg.variance_threshold:
+                    mark(i, f"outlier:{key}")
+        if cfg.preserve_change_points:
+            for i in _change_points(nums, cfg.variance_threshold):
+                mark(i, f"change:{key}")
+    return categorical, numeric
+
+
 def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrusherConfig) -> ArrayAnalysis:
     """Why each item must be kept; ``docs`` are the items serialised (for relevance).
 
@@ -318,64 +389,10 @@ def analyse_array(items: list[Any], docs: list[str], query: str, cfg: SmartCrush
     def mark(i: int, reason: str) -> None:
         keep.setdefault(i, set()).add(reason)
 
-    categorical: list[str] = []
-    numeric: list[str] = []
     columns = columns_of(items)
-    if columns is None:
-        for i, item in enumerate(items):
-            if _carries_error(item):
-                mark(i, "error")
-    else:
-        nested = {key: (column, _inner_keys(column)) for key, column in columns.items() if column.has_containers}
-        for i, item in enumerate(items):
-            if not isinstance(item, dict) and _carries_error(item):
-                mark(i, "error")
-        for key, column in columns.items():
-            for i in _error_items(key, column):
-                mark(i, "error")
-        for column, inner_keys in nested.values():  # errors one object deep (a run's head_commit.status)
-            for name in _CHECKED_SPELLING_SET.intersection(inner_keys):
-                for i in _error_items(name, column_of_values(_inner_column(column, name))):
-                    mark(i, "error")
-        # Status-like fields one object deep (an event's payload.action) count as categorical too.
-        inner_columns = sorted(
-            (
-                found
-                for outer, (column, inner_keys) in nested.items()
-                for found in _nested_columns(outer, column, inner_keys)
-            ),
-            key=lambda found: (found[0], found[1]),
-        )
-        for outer, inner_key, inner in inner_columns:
-            label = f"{outer}.{inner_key}"
-            hits = _rare_value_items(label, inner, cfg)
-            if hits is not None:
-                categorical.append(label)
-                for i in hits:
-                    mark(i, f"rare:{label}")
-        for key, column in columns.items():
-            hits = _rare_value_items(key, column, cfg)
-            if hits is not None:
-                categorical.append(key)
-                for i in hits:
-                    mark(i, f"rare:{key}")
-                continue
-            if _ID_KEY.search(key):
-                continue
-            nums = _numeric_values(column)
-            if nums is None or len(nums) < max(cfg.min_items_to_analyze, 5):
-                continue
-            if len(set(nums)) / n < cfg.uniqueness_threshold:
-                continue  # nearly constant: no statistics worth computing
-            numeric.append(key)
-            mean, std = _mean_std(nums)
-            if std > 0:
-                for i, x in enumerate(nums):
-                    if abs(x - mean) / std > cfg.variance_threshold:
-                        mark(i, f"outlier:{key}")
-            if cfg.preserve_change_points:
-                for i in _change_points(nums, cfg.variance_threshold):
-                    mark(i, f"change:{key}")
+    inner_keys = {key: _inner_keys(col) for key, col in (columns or {}).items() if col.has_containers}
+    _mark_errors(items, columns, inner_keys, mark)
+    categorical, numeric = _mark_statistics(columns, inner_keys, cfg, mark) if columns is not None else ([], [])
 
     scores: list[float] = []
     if query.strip():
