@@ -182,20 +182,21 @@ def _change_points(xs: list[float], threshold: float) -> list[int]:
     if spread <= 0:
         return []
     floor = math.sqrt(spread) / n * 1e-3 * w  # a thousandth of the overall deviation, times w
-    shifts = []
+    shifts: list[float] = []
     for i in range(w, n - w + 1):
         s1, s2 = sums[i] - sums[i - w], sums[i + w] - sums[i]
-        both = w * (squares[i] - squares[i - w]) - s1 * s1 + w * (squares[i + w] - squares[i]) - s2 * s2
+        both = w * (squares[i + w] - squares[i - w]) - s1 * s1 - s2 * s2
         # |m2 - m1| / pooled deviation, with m = s / w and pooled = sqrt(both / 2) / w
-        shifts.append((abs(s2 - s1) / max(math.sqrt(max(both, 0) / 2), floor), i))
+        pooled = math.sqrt(both / 2) if both > 0 else 0.0
+        shifts.append(abs(s2 - s1) / (pooled if pooled > floor else floor))
     points = []
-    for k, (shift, i) in enumerate(shifts):
-        if shift <= threshold * 2:
+    bar = threshold * 2
+    last = len(shifts) - 1
+    for k, shift in enumerate(shifts):
+        if shift <= bar:
             continue
-        left_shift = shifts[k - 1][0] if k > 0 else -1
-        right_shift = shifts[k + 1][0] if k + 1 < len(shifts) else -1
-        if shift >= left_shift and shift > right_shift:
-            points.append(i)
+        if (k == 0 or shift >= shifts[k - 1]) and (k == last or shift > shifts[k + 1]):
+            points.append(k + w)
     return points
 
 
