@@ -26,7 +26,12 @@ _registry: dict[ContentType, Compressor] = {}
 
 
 def register(kind: ContentType, compressor: Compressor) -> None:
-    """Route content of ``kind`` to ``compressor`` (replaces an earlier registration)."""
+    """Route content of ``kind`` to ``compressor`` (replaces an earlier registration).
+
+    Text routed as JSON is only known to open and close like JSON: a JSON compressor parses
+    it and raises :class:`~headroom.compressors.base.NotJSON` when that fails, and the router
+    then routes the text by its other cues.
+    """
     _registry[kind] = compressor
 
 
