@@ -166,3 +166,48 @@ def test_exact_value_matches_follow_their_definition(items: list[Any], words: li
 
     query = "what about " + " ".join(words)
     assert _exact_value_matches(items, query) == _matches_by_definition(items, query)
+
+
+def _rare_by_definition(label: str, values: list[Any], cfg: SmartCrusherConfig) -> list[int] | None:
+    """The categorical rule item by item: absent is a value, long strings and containers are none."""
+    import math
+    from collections import Counter
+
+    from headroom.compressors.json_analysis import _is_category_name, _scalar_key
+    from headroom.compressors.json_columns import ABSENT
+
+    n = len(values)
+    keys = [("<absent>",) if v is ABSENT else _scalar_key(v) for v in values]
+    usable = [v is ABSENT or k is not None or v is None for k, v in zip(keys, values)]
+    distinct = Counter(k for k, u in zip(keys, usable) if u)
+    name = label.rsplit(".", 1)[-1].lower()
+    nearly_constant = len(distinct) <= max(3, math.ceil(cfg.uniqueness_threshold * n))
+    few_values = _is_category_name(name) and len(distinct) <= max(3, 2 * math.sqrt(n), n / 2)
+    if len(distinct) < 2 or not (nearly_constant or few_values):
+        return None
+    limit = max(2, math.floor(0.1 * n))
+    rare = {value for value, count in distinct.items() if count <= limit and count < n / 2}
+    return [i for i, (k, u) in enumerate(zip(keys, usable)) if u and k in rare]
+
+
+_CELLS = st.one_of(
+    st.sampled_from(["success", "failure", "queued", "x" * 90, None, True, 1, 1.0, 0, 2.5]),
+    st.integers(0, 60),
+    st.just({"nested": 1}),
+    st.just([1, 2]),
+)
+
+
+@given(
+    st.lists(st.one_of(_CELLS, st.just("<ABSENT>")), min_size=1, max_size=70),
+    st.sampled_from(["status", "payload.action", "score", "html_url"]),
+    st.sampled_from([0.1, 0.3]),
+)
+@settings(max_examples=400, deadline=None)
+def test_rare_values_by_column_follow_the_item_rule(cells: list[Any], label: str, uniqueness: float) -> None:
+    from headroom.compressors.json_analysis import _rare_value_items
+    from headroom.compressors.json_columns import ABSENT, column
+
+    values = [ABSENT if c == "<ABSENT>" else c for c in cells]
+    cfg = SmartCrusherConfig(uniqueness_threshold=uniqueness)
+    assert _rare_value_items(label, column(values), cfg) == _rare_by_definition(label, values, cfg)
