@@ -81,10 +81,8 @@ class TextCompressResult:
 
 
 def _fits(text: str, max_tokens: int, counter: TokenCounter) -> bool:
-    """``text`` is at most ``max_tokens`` tokens (a token is at least one byte: small texts are not counted)."""
-    return (len(text) <= max_tokens and len(text.encode("utf-8", "surrogatepass")) <= max_tokens) or (
-        counter.count(text) <= max_tokens
-    )
+    """``text`` is at most ``max_tokens`` tokens (a text whose upper bound fits is not tokenized)."""
+    return counter.upper_bound(text) <= max_tokens or counter.count(text) <= max_tokens
 
 
 def open_store(config: HeadroomConfig) -> Any:

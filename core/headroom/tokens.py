@@ -149,6 +149,11 @@ class TokenCounter:
         """Factor applied to o200k counts for models without a public tokenizer (1.0 otherwise)."""
         return self._scale
 
+    def upper_bound(self, text: str) -> int:
+        """A number ``count(text)`` never exceeds, without tokenizing: one token per UTF-8 byte at most,
+        times the model's factor (Claude's counts are o200k's scaled up)."""
+        return math.ceil(len(text.encode("utf-8", "surrogatepass")) * self._scale)
+
     @property
     def exact(self) -> bool:
         """True when counts come from the model's own public tokenizer."""

@@ -131,3 +131,12 @@ def test_compressing_does_not_tokenize_until_the_counts_are_read(
     assert result.changed and tokenized == []
     assert result.tokens_before == count_tokens(runs_text, "gpt-4o") > result.tokens_after == count_tokens(result.text)
     assert len(runs_text) in tokenized
+
+
+def test_a_budget_is_met_for_claude_whose_counts_exceed_the_byte_count(samples_dir: Path) -> None:
+    # Control characters are one o200k token per byte; Claude's estimate is 10% above that.
+    text = "\n".join("".join(chr(1 + (i * 7 + j) % 5) for j in range(40)) for i in range(40))
+    budget = len(text.encode())
+    result = fit_text(text, budget, model="claude-sonnet-4-5")
+    assert count_tokens(text, "claude-sonnet-4-5") > budget
+    assert result.changed and result.tokens_after <= budget
