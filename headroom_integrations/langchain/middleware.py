@@ -168,6 +168,7 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         name = str((request.tool_call or {}).get("name") or result.name or "")
         if name == RETRIEVE_TOOL_NAME:
             return result  # what the model asked to see again is never elided again
+        run_config = ensure_config()
         text, report = compress_tool_output(
             result.content,
             tool_name=name,
@@ -175,9 +176,9 @@ class HeadroomMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             config=self.config,
             mode=self.mode,
             query=_last_question(getattr(request, "state", None)),
-            **overrides_from_config(ensure_config()),
+            **overrides_from_config(run_config),
         )
-        if report is not None and text != result.content and _listening():
+        if report is not None and text != result.content and _listening(run_config):
             _dispatch(
                 {
                     "kind": "tool_output",
@@ -210,9 +211,9 @@ def _last_question(state: Any) -> str:
     return ""
 
 
-def _listening() -> bool:
-    """True when the current run has callback handlers (the event's exact token counts cost a tokenization)."""
-    callbacks = ensure_config().get("callbacks")
+def _listening(run_config: Any) -> bool:
+    """True when the run has callback handlers (the event's exact token counts cost a tokenization)."""
+    callbacks = run_config.get("callbacks")
     handlers = callbacks if isinstance(callbacks, list) else getattr(callbacks, "handlers", None)
     return bool(handlers)
 

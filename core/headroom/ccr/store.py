@@ -223,7 +223,7 @@ class CCRStore:
             "meta": json.dumps(meta or {}, ensure_ascii=False, default=str),
         }
 
-        due = self._count_compression(tool_name)
+        due = self._pending.add(tool_name)  # compression counts due to be written with this put
 
         def _write() -> None:
             with self.engine.begin() as conn:
@@ -249,7 +249,7 @@ class CCRStore:
         try:
             self._retry(_write)
         except SQLAlchemyError as exc:
-            self._requeue(due)
+            self._pending.requeue(due)
             raise StoreError(f"cannot write to the Headroom store: {exc}") from exc
         with self._lock:
             self._puts += 1
@@ -259,19 +259,6 @@ class CCRStore:
         return key
 
     # -- compression counts per tool (the feedback hint's denominator) ---------------------
-    def _count_compression(self, tool_name: str | None) -> dict[str, int]:
-        """Count one compression of ``tool_name``; return the counts due to be written now.
-
-        Counts are written in batches, inside a store write that happens anyway: a second table
-        touched by every write doubled what SQLite's commit cost. Until written they are added
-        to what :meth:`tool_feedback` reads, so this process always sees its own counts.
-        """
-        return self._pending.add(tool_name)
-
-    def _requeue(self, counts: dict[str, int]) -> None:
-        """Put back counts whose write failed (they are written with a later one)."""
-        self._pending.requeue(counts)
-
     def _write_feedback(self, conn: Any, counts: dict[str, int]) -> None:
         for tool in counts:
             self._feedback_cache.pop(tool, None)  # read again: the database now holds these counts
@@ -290,7 +277,7 @@ class CCRStore:
         try:
             self._retry(_write)
         except SQLAlchemyError as exc:
-            self._requeue(counts)
+            self._pending.requeue(counts)
             log.warning("could not record tool feedback: %s", exc)
 
     def get_entry(self, key: str) -> CCREntry:
