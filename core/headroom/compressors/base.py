@@ -60,6 +60,14 @@ class CompressionContext:
     """False in simulate mode: keys are computed but nothing is written."""
     lossless_only: bool = False
     """True when the tool is protected or CCR is off: nothing may be dropped."""
+    level: int = 0
+    """How hard to compress, for context fitting that must shrink content further.
+
+    0: the normal form. 1: harder (about half as many items, examples or lines as level 0).
+    2: only what must survive: what the question names, errors and failures, rare values, one
+    example of each problem shape. A compressor that has no harder form treats levels 1 and 2
+    as 0. Every level stores the original and names its key, as level 0 does.
+    """
 
     def store_original(self, original: str, kind: str, meta: dict[str, Any] | None = None) -> str:
         """Store ``original`` for retrieval and return its key (only computes the key when not persisting)."""

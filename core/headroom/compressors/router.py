@@ -96,7 +96,7 @@ def _cache_key(text: str, ctx: CompressionContext) -> bytes:
     h.update(b"\0" + ctx.crusher_config.model_dump_json().encode())
     h.update(b"\0" + ctx.config.ccr.model_dump_json().encode())
     h.update(b"\0" + ctx.config.content.model_dump_json().encode())
-    h.update(f"\0{ctx.lossless_only}\0{ctx.config.intercept_tool_results}\0{ctx.counter.model}".encode())
+    h.update(f"\0{ctx.lossless_only}\0{ctx.config.intercept_tool_results}\0{ctx.counter.model}\0{ctx.level}".encode())
     return h.digest()
 
 
