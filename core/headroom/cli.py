@@ -4,6 +4,7 @@ headroom compress tool_output.json --query "which run failed?"   # compressed te
 headroom retrieve hr_0123456789abcdef                             # the original, exactly
 headroom stats                                                    # what the store holds
 headroom bench                                                    # savings on the bundled samples
+headroom proxy --port 8787                                        # the compressing HTTP proxy
 """
 
 from __future__ import annotations
@@ -134,6 +135,97 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535 (0 picks a free one), got {text!r}")
+    return value
+
+
+def _dollars(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of US dollars, got {text!r}")
+    return value
+
+
+def _optimization_mode(text: str) -> str:
+    from headroom.config import parse_optimization_mode
+    from headroom.errors import ConfigurationError
+
+    try:
+        return parse_optimization_mode(text, "--mode")
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(f"expected {exc.accepted}, got {text!r}") from None
+
+
+def _cmd_proxy(args: argparse.Namespace) -> int:
+    from headroom.proxy.server import serve
+    from headroom.proxy.settings import ProxySettings
+
+    settings = ProxySettings.load(
+        host=args.host, port=args.port, mode=args.mode, workers=args.workers, stateless=args.stateless,
+        budget_usd=args.budget, store_url=args.store_url, openai_upstream=args.openai_upstream,
+        anthropic_upstream=args.anthropic_upstream,
+    )  # fmt: skip
+    return serve(settings)
+
+
+def _add_proxy_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "proxy",
+        help="run the OpenAI- and Anthropic-compatible proxy that compresses requests on the way through",
+        description="Serve /v1/chat/completions (OpenAI), /v1/messages (Anthropic) and Headroom's "
+        "/v1/compress and /v1/retrieve; every other path is passed through. Each option also comes "
+        "from its environment variable; the command line wins. Needs the proxy extra.",
+    )
+    p.add_argument("--host", help="address to bind (HEADROOM_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=_port, help="port to bind (HEADROOM_PORT, default 8787; 0 picks a free one)")
+    p.add_argument(
+        "--mode",
+        type=_optimization_mode,
+        help="token: compress for the fewest tokens (default); cache: keep sent turns byte-stable for "
+        "provider prompt caches (HEADROOM_MODE; legacy aliases accepted)",
+    )
+    p.add_argument(
+        "--workers", type=_positive_int, help="worker processes sharing one store (HEADROOM_WORKERS, default 1)"
+    )
+    p.add_argument(
+        "--stateless",
+        action="store_true",
+        default=None,
+        help="keep the store in memory, write nothing to disk (HEADROOM_STATELESS)",
+    )
+    p.add_argument("--budget", type=_dollars, help="daily spend limit in USD over all workers (HEADROOM_BUDGET)")
+    p.add_argument("--store-url", help="SQLAlchemy URL of the shared store (HEADROOM_STORE_URL)")
+    p.add_argument(
+        "--openai-upstream",
+        help="base URL for OpenAI requests, the request path is appended (HEADROOM_OPENAI_UPSTREAM, "
+        "default https://api.openai.com)",
+    )
+    p.add_argument(
+        "--anthropic-upstream",
+        help="base URL for Anthropic requests (HEADROOM_ANTHROPIC_UPSTREAM, default https://api.anthropic.com)",
+    )
+    p.set_defaults(func=_cmd_proxy)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="headroom", description="Make LLM context smaller without losing what the model needs."
@@ -179,6 +271,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--store-url", help="SQLAlchemy URL of the store (default from config)")
     p.set_defaults(func=_cmd_stats)
+
+    _add_proxy_parser(sub)
 
     try:
         from headroom.cli_bench import add_bench_parser

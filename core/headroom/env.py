@@ -1,8 +1,10 @@
 """The ``HEADROOM_*`` environment variables and the filesystem roots they derive.
 
-Variables of the reference that configure the pipeline are mapped to HeadroomConfig fields;
-those that only concern the reference's proxy server or its downloads are validated and
-documented as having no effect here (this library never binds a port or downloads anything).
+Variables that configure the pipeline are mapped to HeadroomConfig fields
+(:func:`config_from_environment`). Those of ``headroom proxy`` (:data:`PROXY_VARIABLES`) are read
+and validated only when the proxy starts (:func:`proxy_settings_from_environment`), so a library
+user's ``HeadroomConfig()`` never fails on them. The reference's telemetry and download variables
+are validated and otherwise have no effect (this library sends no telemetry, downloads nothing).
 """
 
 from __future__ import annotations
@@ -13,24 +15,41 @@ from typing import Any
 
 from headroom.errors import ConfigurationError
 
-__all__ = ["config_from_environment", "default_config_dir", "default_workspace_dir", "env_flag"]
+__all__ = [
+    "PROXY_VARIABLES",
+    "config_from_environment",
+    "default_config_dir",
+    "default_workspace_dir",
+    "env_flag",
+    "proxy_settings_from_environment",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
-# Reference variables that belong to its proxy server, telemetry or binary downloads.
-# They are checked for well-formedness so a typo is reported, and otherwise ignored.
-PROXY_ONLY_VARIABLES = (
-    "HEADROOM_HOST",
-    "HEADROOM_PORT",
-    "HEADROOM_WORKERS",
-    "HEADROOM_REQUEST_TIMEOUT",
+PROXY_VARIABLES: dict[str, str] = {
+    "HEADROOM_HOST": "host",
+    "HEADROOM_PORT": "port",
+    "HEADROOM_WORKERS": "workers",
+    "HEADROOM_REQUEST_TIMEOUT": "request_timeout",
+    "HEADROOM_COMPRESS_TIMEOUT": "compress_timeout",
+    "HEADROOM_OPENAI_UPSTREAM": "openai_upstream",
+    "HEADROOM_ANTHROPIC_UPSTREAM": "anthropic_upstream",
+    "HEADROOM_PROXY_TOKEN": "proxy_token",
+    "HEADROOM_TLS_STRICT": "tls_strict",
+}
+"""Variables read only by ``headroom proxy``, and the ProxySettings field each one sets.
+
+The proxy also reads the shared ``HEADROOM_MODE``, ``HEADROOM_STATELESS``, ``HEADROOM_BUDGET``
+and ``HEADROOM_STORE_URL``, which HeadroomConfig reads too."""
+
+# Reference variables of telemetry, output shaping and binary downloads: checked for
+# well-formedness so a typo is reported, and otherwise ignored.
+UNUSED_REFERENCE_VARIABLES = (
     "HEADROOM_OUTPUT_SHAPER",
     "HEADROOM_OUTPUT_HOLDOUT",
     "HEADROOM_CONTEXT_TOOL",
     "HEADROOM_RTK_GAIN_SCOPE",
-    "HEADROOM_TLS_STRICT",
-    "HEADROOM_PROXY_TOKEN",
     "HEADROOM_TELEMETRY",
     "HEADROOM_UPDATE_CHECK",
     "HEADROOM_EMBEDDER_RUNTIME",
@@ -63,13 +82,24 @@ def default_config_dir() -> str:
     return os.environ.get("HEADROOM_CONFIG_DIR") or str(Path.home() / ".headroom" / "config")
 
 
-def _int(name: str, raw: str, minimum: int = 0) -> int:
+def _int(name: str, raw: str, minimum: int = 0, maximum: int | None = None) -> int:
+    accepted = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigurationError(name, raw, f"an integer >= {minimum}") from None
-    if value < minimum:
-        raise ConfigurationError(name, raw, f"an integer >= {minimum}")
+        raise ConfigurationError(name, raw, accepted) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ConfigurationError(name, raw, accepted)
+    return value
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(name, raw, "a positive number of seconds")
     return value
 
 
@@ -94,20 +124,61 @@ def config_from_environment() -> dict[str, Any]:
     if "HEADROOM_MODEL_LIMITS" in env:
         out["model_limits_source"] = env["HEADROOM_MODEL_LIMITS"]
     if env.get("HEADROOM_BUDGET", "").strip():
-        raw = env["HEADROOM_BUDGET"]
-        try:
-            out["budget_usd"] = float(raw)
-        except ValueError:
-            raise ConfigurationError("HEADROOM_BUDGET", raw, "a positive number of US dollars") from None
-    _check_proxy_only(env)
+        out["budget_usd"] = _dollars("HEADROOM_BUDGET", env["HEADROOM_BUDGET"])
+    _check_unused(env)
     return out
 
 
-def _check_proxy_only(env: os._Environ[str] | dict[str, str]) -> None:
-    if "HEADROOM_PORT" in env:
-        _int("HEADROOM_PORT", env["HEADROOM_PORT"], 1)
-    if "HEADROOM_WORKERS" in env:
-        _int("HEADROOM_WORKERS", env["HEADROOM_WORKERS"], 1)
-    for name in ("HEADROOM_TELEMETRY", "HEADROOM_UPDATE_CHECK", "HEADROOM_BINARIES_OFFLINE", "HEADROOM_TLS_STRICT"):
+def _check_unused(env: os._Environ[str] | dict[str, str]) -> None:
+    for name in ("HEADROOM_TELEMETRY", "HEADROOM_UPDATE_CHECK", "HEADROOM_BINARIES_OFFLINE"):
         if name in env:
             env_flag(name)
+
+
+def proxy_settings_from_environment() -> dict[str, Any]:
+    """ProxySettings fields taken from the environment (only the variables that are set).
+
+    Each value is checked here, so a bad one is reported as a ConfigurationError naming the
+    variable: ``invalid value 'abc' for HEADROOM_PORT: accepted an integer from 1 to 65535``.
+    """
+    env = os.environ
+    out: dict[str, Any] = {}
+    if env.get("HEADROOM_HOST", "").strip():
+        out["host"] = env["HEADROOM_HOST"].strip()
+    if "HEADROOM_PORT" in env:
+        out["port"] = _int("HEADROOM_PORT", env["HEADROOM_PORT"], 1, 65535)
+    if "HEADROOM_WORKERS" in env:
+        out["workers"] = _int("HEADROOM_WORKERS", env["HEADROOM_WORKERS"], 1)
+    for name in ("HEADROOM_REQUEST_TIMEOUT", "HEADROOM_COMPRESS_TIMEOUT"):
+        if name in env:
+            out[PROXY_VARIABLES[name]] = _seconds(name, env[name])
+    for name in ("HEADROOM_OPENAI_UPSTREAM", "HEADROOM_ANTHROPIC_UPSTREAM"):
+        if env.get(name, "").strip():
+            from headroom.proxy.settings import parse_upstream
+
+            out[PROXY_VARIABLES[name]] = parse_upstream(env[name], name)
+    if env.get("HEADROOM_PROXY_TOKEN"):
+        out["proxy_token"] = env["HEADROOM_PROXY_TOKEN"]
+    if "HEADROOM_TLS_STRICT" in env:
+        out["tls_strict"] = env_flag("HEADROOM_TLS_STRICT", True)
+    if "HEADROOM_MODE" in env:
+        from headroom.config import parse_optimization_mode
+
+        out["mode"] = parse_optimization_mode(env["HEADROOM_MODE"], "HEADROOM_MODE")
+    if "HEADROOM_STATELESS" in env:
+        out["stateless"] = env_flag("HEADROOM_STATELESS")
+    if env.get("HEADROOM_STORE_URL", "").strip():
+        out["store_url"] = env["HEADROOM_STORE_URL"].strip()
+    if env.get("HEADROOM_BUDGET", "").strip():
+        out["budget_usd"] = _dollars("HEADROOM_BUDGET", env["HEADROOM_BUDGET"])
+    return out
+
+
+def _dollars(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(name, raw, "a positive number of US dollars")
+    return value

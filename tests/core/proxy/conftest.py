@@ -1,0 +1,97 @@
+"""Fixtures of the proxy tests: a scripted upstream, the real proxy in front of it, real tool outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from headroom.proxy.settings import ProxySettings
+
+from tests.support.proxy_server import RunningProxy, running_proxy
+from tests.support.scripted_server import ScriptedServer
+
+QUESTION = "Which workflow runs of PhishBench failed, and on which branch?"
+
+
+@pytest.fixture
+def srv() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'proxy-store.db'}"
+
+
+@pytest.fixture
+def settings_for(srv: ScriptedServer, store_url: str) -> Callable[..., ProxySettings]:
+    """ProxySettings pointing both upstreams at the scripted server, with this test's own store."""
+
+    def make(**overrides: Any) -> ProxySettings:
+        upstream = srv.anthropic_base_url  # http://127.0.0.1:PORT, no /v1
+        data: dict[str, Any] = {"openai_upstream": upstream, "anthropic_upstream": upstream, "store_url": store_url}
+        data.update(overrides)
+        return ProxySettings(**data)
+
+    return make
+
+
+@pytest.fixture
+def start_proxy(settings_for: Callable[..., ProxySettings]) -> Callable[..., AbstractContextManager[RunningProxy]]:
+    """``with start_proxy(budget_usd=1.0) as proxy:`` the real proxy (uvicorn in a thread) with these settings."""
+
+    def start(**overrides: Any) -> AbstractContextManager[RunningProxy]:
+        return running_proxy(settings_for(**overrides))
+
+    return start
+
+
+@pytest.fixture
+def proxy(start_proxy: Callable[..., AbstractContextManager[RunningProxy]]) -> Iterator[RunningProxy]:
+    with start_proxy() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def workflow_runs(samples_dir: Path) -> list[dict[str, Any]]:
+    """30 real GitHub Actions runs (PyGithub replay data), one of which failed."""
+    data = json.loads((samples_dir / "json" / "PullRequest2408.test_get_workflow_runs.85.json").read_text())
+    runs = data["body"]["workflow_runs"]
+    assert [r["conclusion"] for r in runs].count("failure") == 1
+    return runs
+
+
+@pytest.fixture(scope="session")
+def failed_run(workflow_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in workflow_runs if r["conclusion"] == "failure")
+
+
+@pytest.fixture
+def openai_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An agent turn: the question, a tool call, and the tool's real JSON output."""
+    call = {"id": "call_runs", "type": "function",
+            "function": {"name": "list_workflow_runs", "arguments": json.dumps({"repo": "ReDASers/PhishBench"})}}  # fmt: skip
+    return [
+        {"role": "system", "content": "You answer questions about CI runs. Use the tools."},
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_runs", "content": json.dumps(workflow_runs)},
+    ]
+
+
+@pytest.fixture
+def anthropic_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same agent turn in the Messages API format."""
+    use = {"type": "tool_use", "id": "toolu_runs", "name": "list_workflow_runs",
+           "input": {"repo": "ReDASers/PhishBench"}}  # fmt: skip
+    result = {"type": "tool_result", "tool_use_id": "toolu_runs", "content": json.dumps(workflow_runs)}
+    return [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": [result]},
+    ]
