@@ -36,10 +36,10 @@ from headroom.ccr.store import CCRStore, get_store
 from headroom.config import CacheOptimizerConfig, HeadroomConfig, HeadroomMode, parse_mode
 from headroom.errors import BudgetExceededError, ConfigurationError, InvalidArgumentError
 from headroom.models import ModelRegistry
-from headroom.pipeline import run_pipeline
 from headroom.providers.accounting import METRICS_SOURCE, persisted_totals, spent_today_usd
 from headroom.providers.base import Provider, ProviderUsage, StreamUsageTracker
 from headroom.providers.records import RequestRecord, SimulationResult
+from headroom.providers.request_compression import compress_request, split_overrides
 from headroom.providers.streams import AsyncStreamProxy, StreamManagerProxy, SyncStreamProxy
 from headroom.result import CompressResult
 from headroom.semantic_cache import CacheHit, CacheKey, SemanticCache
@@ -47,9 +47,6 @@ from headroom.semantic_cache import CacheHit, CacheKey, SemanticCache
 __all__ = ["METRICS_SOURCE", "HeadroomClient", "RequestRecord", "SimulationResult"]
 
 log = logging.getLogger("headroom.client")
-
-_SESSION_KEY = "headroom_session_id"
-
 
 @dataclass
 class _Prepared:
@@ -195,15 +192,7 @@ class HeadroomClient:
     # -- preparing a request ---------------------------------------------------------------------
     def _prepare(self, kwargs: dict[str, Any], *, force_stream: bool = False) -> _Prepared:
         """Take out the overrides, check the budget, compress, place hints, look up the cache."""
-        request = dict(kwargs)
-        overrides = {k: request.pop(k) for k in list(request) if k.startswith("headroom_")}
-        extra = request.get("extra_body")
-        if isinstance(extra, dict) and any(k.startswith("headroom_") for k in extra):
-            request["extra_body"] = {k: v for k, v in extra.items() if not k.startswith("headroom_")}
-            overrides = {**{k: v for k, v in extra.items() if k.startswith("headroom_")}, **overrides}
-            if not request["extra_body"]:
-                request.pop("extra_body")
-        session_id = overrides.pop(_SESSION_KEY, None)
+        request, overrides, session_id = split_overrides(dict(kwargs))
         cfg = self.config.with_overrides(**overrides)
         mode = cfg.default_mode
         model = request.get("model")
@@ -211,28 +200,12 @@ class HeadroomClient:
                          stream=force_stream or bool(request.get("stream")))  # fmt: skip
         if mode is not HeadroomMode.SIMULATE:
             self._check_budget(cfg)
-        core: list[dict[str, Any]] | None = None
-        try:
-            core = self.provider.to_core_messages(request)
-            prep.result = run_pipeline(
-                core, model=prep.model, config=cfg, mode=mode,
-                store=self.store if cfg.ccr.enabled else None, session_id=session_id,
-            )  # fmt: skip
-        except Exception as exc:  # fail open: the request goes out as the caller wrote it
-            metrics.increment("errors.client.pipeline")
-            log.warning("Headroom could not compress this request (%s: %s); sending it unchanged",
-                        type(exc).__name__, exc)  # fmt: skip
-        if mode is not HeadroomMode.AUDIT and prep.result is not None:
-            try:
-                if prep.result.messages != core:
-                    prep.request = self.provider.with_core_messages(request, prep.result.messages)
-                if cfg.cache_optimizer.enabled:
-                    prep.request, prep.hints = self.provider.apply_cache_hints(prep.request, cfg)
-            except Exception as exc:
-                metrics.increment("errors.client.provider_conversion")
-                log.warning("Headroom could not build the optimized request (%s: %s); sending it unchanged",
-                            type(exc).__name__, exc)  # fmt: skip
-                prep.request, prep.hints, prep.sent_original = request, [], True
+        compressed = compress_request(
+            self.provider, request, config=cfg, mode=mode, store=self.store, session_id=session_id
+        )
+        core = compressed.core
+        prep.result, prep.request, prep.hints = compressed.result, compressed.request, list(compressed.hints)
+        prep.sent_original = compressed.sent_original
         if self.semantic_cache is not None and not prep.stream and core is not None:
             try:
                 prep.cache_key = self.semantic_cache.key_for(

@@ -132,7 +132,7 @@ def test_internal_failure_fails_open_and_sends_the_original(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("compressor bug")
 
-    monkeypatch.setattr("headroom.client.run_pipeline", broken)
+    monkeypatch.setattr("headroom.providers.request_compression.run_pipeline", broken)
     before = metrics.snapshot().get("errors.client.pipeline", 0)
     client = HeadroomClient(oai, OpenAIProvider(), default_mode="optimize", store_url=store_url)
     response = client.chat.completions.create(model="gpt-4o", messages=openai_messages)
