@@ -24,6 +24,10 @@ The server is strict where a compressor or a message converter could break a req
 message has an unknown role, and when a ``headroom_*`` key (a Headroom per-request override) reaches
 it. Every request is recorded, including unknown keys, so tests can assert what the provider saw.
 
+``ScriptedServer(stream_delay=0.05)`` sleeps between the events of a streamed reply (to see that a
+proxy relays them as they come); ``error_reply(429, "slow down", headers={"retry-after": "7"})``
+sends its own headers; each recorded request keeps its body bytes as received (``raw``).
+
 Token usage, unless a reply sets it, is an estimate of four characters per token over the JSON of
 the prompt (messages, system and tools) and one token per word of the answer: deterministic and
 proportional, so a smaller prompt reports fewer prompt tokens.
@@ -83,6 +87,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
+    """The body bytes exactly as received."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class Reply:
     status: int = 200
     error_message: str = ""
     error_type: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra response headers (an error reply sends ``retry-after: 0`` unless it sets its own)."""
 
     @property
     def is_error(self) -> bool:
@@ -148,11 +156,14 @@ def tool_calls_reply(
     return Reply(text=text, tool_calls=built, usage=_as_usage(usage))
 
 
-def error_reply(status: int, message: str, type_: str | None = None) -> Reply:
-    """An error in the provider's JSON shape; ``type_`` defaults to the provider's type for ``status``."""
+def error_reply(status: int, message: str, type_: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+    """An error in the provider's JSON shape; ``type_`` defaults to the provider's type for ``status``.
+
+    ``headers`` are sent with it (``retry-after: 0`` when they name no ``retry-after``).
+    """
     if status < 400:
         raise ValueError(f"error_reply needs a 4xx/5xx status, got {status}")
-    return Reply(status=status, error_message=message, error_type=type_)
+    return Reply(status=status, error_message=message, error_type=type_, headers=tuple((headers or {}).items()))
 
 
 _OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
@@ -540,7 +551,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        for data in events:
+        delay = self.server.owner.stream_delay
+        for n, data in enumerate(events):
+            if delay and n:
+                time.sleep(delay)
             self.wfile.write(data)
             self.wfile.flush()
 
@@ -556,6 +570,7 @@ class _Handler(BaseHTTPRequestHandler):
             path=self.path.split("?", 1)[0],
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            raw=raw,
         )
         self.server.owner._add_request(request)
         return request
@@ -596,7 +611,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply, seq = self.server.owner._next_reply()
         renderer = _Renderer(reply, body, seq)
         if reply.is_error:
-            self._send_json(reply.status, renderer.openai_error(), {"retry-after": "0"})
+            self._send_json(reply.status, renderer.openai_error(), _error_headers(reply))
         elif body.get("stream"):
             self._send_sse(renderer.openai_sse())
         else:
@@ -612,11 +627,18 @@ class _Handler(BaseHTTPRequestHandler):
         reply, seq = self.server.owner._next_reply()
         renderer = _Renderer(reply, body, seq)
         if reply.is_error:
-            self._send_json(reply.status, renderer.anthropic_error(), {"retry-after": "0"})
+            self._send_json(reply.status, renderer.anthropic_error(), _error_headers(reply))
         elif body.get("stream"):
             self._send_sse(renderer.anthropic_sse())
         else:
             self._send_json(200, renderer.anthropic_json())
+
+
+def _error_headers(reply: Reply) -> dict[str, str]:
+    headers = dict(reply.headers)
+    if not any(k.lower() == "retry-after" for k in headers):
+        headers["retry-after"] = "0"
+    return headers
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -634,6 +656,8 @@ class ScriptedServer:
     Use as a context manager (``with ScriptedServer() as srv``) or call ``start()`` / ``stop()``.
     """
 
+    stream_delay: float = 0.0
+    """Seconds to sleep between two events of a streamed reply (to observe incremental delivery)."""
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     _queue: deque[Reply] = field(default_factory=deque, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)

@@ -29,6 +29,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from headroom.ccr.store import get_store
+from headroom.config import HeadroomConfig
+from headroom.models import ModelRegistry
+from headroom.proxy import chat, forwarding
+from headroom.proxy.budget import DailyBudget
 from headroom.proxy.compress_api import compress_endpoint, retrieve_endpoint
 from headroom.proxy.prometheus import CONTENT_TYPE, render_prometheus, stats_json
 from headroom.proxy.responses import json_response
@@ -40,6 +44,8 @@ from headroom.proxy.stats import ProxyStats
 __all__ = ["SETTINGS_ENV", "app_from_environment", "create_app"]
 
 log = logging.getLogger("headroom.proxy")
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 SETTINGS_ENV = "HEADROOM_PROXY_SETTINGS_JSON"
 """How ``headroom proxy --workers N`` hands its resolved settings to the worker processes."""
@@ -75,10 +81,23 @@ async def stats_endpoint(request: Request) -> Response:
         out: dict[str, object] = stats_json(state.stats.totals())
         store = state.store.stats()
         out["store"] = {k: store[k] for k in ("url", "entries", "bytes", "retrievals")}
+        out["budget"] = state.budget.status() if state.budget is not None else None
         out["mode"] = state.settings.mode
         return out
 
     return json_response(await asyncio.to_thread(collect))
+
+
+def _warm_up(config: HeadroomConfig) -> None:
+    """Load the tokenizers and the pipeline's modules before the first request, not during it."""
+    from headroom.config import HeadroomMode
+    from headroom.providers.openai_provider import OpenAIProvider
+    from headroom.providers.request_compression import compress_request
+
+    request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Headroom proxy warm-up."}]}
+    result = compress_request(OpenAIProvider(), request, config=config, mode=HeadroomMode.SIMULATE, store=None).result
+    if result is not None:
+        result.tokens_before  # noqa: B018 - counting loads the encoding
 
 
 def create_app(settings: ProxySettings | None = None) -> Starlette:
@@ -91,14 +110,19 @@ def create_app(settings: ProxySettings | None = None) -> Starlette:
         config=config,
         store=store,
         stats=ProxyStats(store.engine),
+        registry=ModelRegistry.for_config(config),
+        budget=DailyBudget(store.engine, settings.budget_usd) if settings.budget_usd else None,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.upstream = forwarding.Upstream(settings)
+        await asyncio.to_thread(_warm_up, config)
         state.stats.start()
         try:
             yield
         finally:
+            await state.upstream.aclose()
             await asyncio.to_thread(state.stats.close)
             await asyncio.to_thread(store.flush)
 
@@ -109,6 +133,10 @@ def create_app(settings: ProxySettings | None = None) -> Starlette:
         Route("/stats", stats_endpoint, methods=["GET"]),
         Route("/v1/compress", compress_endpoint, methods=["POST"]),
         Route("/v1/retrieve", retrieve_endpoint, methods=["GET", "POST"]),
+        Route("/v1/chat/completions", chat.openai_chat, methods=["POST"]),
+        Route("/v1/messages", chat.anthropic_messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", chat.anthropic_count_tokens, methods=["POST"]),
+        Route("/{path:path}", forwarding.passthrough, methods=_ALL_METHODS),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(TokenGate, token=settings.proxy_token)], lifespan=lifespan)
     app.state.proxy = state

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from headroom.ccr.store import CCRStore
 from headroom.config import HeadroomConfig
+from headroom.models import ModelRegistry
 from headroom.proxy.settings import ProxySettings
 from headroom.proxy.stats import ProxyStats
 
@@ -25,6 +26,8 @@ class ProxyState:
     config: HeadroomConfig
     store: CCRStore
     stats: ProxyStats
+    registry: ModelRegistry
+    """Models, windows and prices (per-request overrides never change them)."""
     budget: DailyBudget | None = None
     upstream: Upstream | None = field(default=None)
     """Created when the worker starts (its connection pool belongs to the worker's event loop)."""

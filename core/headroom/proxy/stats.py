@@ -18,7 +18,7 @@ import bisect
 import logging
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -47,13 +47,6 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-@dataclass(frozen=True)
-class _TokenJob:
-    result: CompressResult
-    sent_compressed: bool
-    provider: str
-
-
 class ProxyStats:
     """Counters of this worker, added to the store's totals every ``interval`` seconds."""
 
@@ -63,7 +56,7 @@ class ProxyStats:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._pending: defaultdict[str, float] = defaultdict(float)
-        self._jobs: list[_TokenJob] = []
+        self._jobs: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bucket_series = [
@@ -88,8 +81,12 @@ class ProxyStats:
 
     def account_tokens(self, result: CompressResult, *, sent_compressed: bool, provider: str) -> None:
         """Count the prompt tokens of a compression later, off the request path."""
+        self.defer(lambda: self._count(result, sent_compressed, provider))
+
+    def defer(self, job: Callable[[], None]) -> None:
+        """Run ``job`` (bookkeeping that adds to the counters) in the writer thread, before the next write."""
         with self._lock:
-            self._jobs.append(_TokenJob(result, sent_compressed, provider))
+            self._jobs.append(job)
 
     # -- writing ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -116,7 +113,11 @@ class ProxyStats:
             with self._lock:
                 jobs, self._jobs = self._jobs, []
             for job in jobs:
-                self._count(job)
+                try:
+                    job()
+                except Exception as exc:  # accounting only
+                    metrics.increment("errors.proxy.accounting")
+                    log.warning("proxy accounting failed (%s: %s)", type(exc).__name__, exc)
             with self._lock:
                 pending, self._pending = dict(self._pending), defaultdict(float)
             if not pending:
@@ -133,19 +134,14 @@ class ProxyStats:
                     for key, value in pending.items():
                         self._pending[key] += value
 
-    def _count(self, job: _TokenJob) -> None:
-        try:
-            before = job.result.tokens_before
-            after = job.result.tokens_after if job.sent_compressed else before
-            cached = job.result.cached_tokens if job.sent_compressed else 0
-        except Exception as exc:  # accounting only
-            metrics.increment("errors.proxy.token_count")
-            log.warning("could not count a request's tokens (%s: %s)", type(exc).__name__, exc)
-            return
+    def _count(self, result: CompressResult, sent_compressed: bool, provider: str) -> None:
+        before = result.tokens_before
+        after = result.tokens_after if sent_compressed else before
+        cached = result.cached_tokens if sent_compressed else 0
         with self._lock:
-            self._pending[series("headroom_proxy_tokens_before_total", provider=job.provider)] += before
-            self._pending[series("headroom_proxy_tokens_after_total", provider=job.provider)] += after
-            self._pending[series("headroom_proxy_cached_tokens_estimated_total", provider=job.provider)] += cached
+            self._pending[series("headroom_proxy_tokens_before_total", provider=provider)] += before
+            self._pending[series("headroom_proxy_tokens_after_total", provider=provider)] += after
+            self._pending[series("headroom_proxy_cached_tokens_estimated_total", provider=provider)] += cached
 
     # -- reading ------------------------------------------------------------------------------
     def totals(self) -> dict[str, float]:
