@@ -38,6 +38,8 @@ class RunningProxy:
     port: int
     app: Any = None
     process: subprocess.Popen[str] | None = None
+    banner: str = ""
+    """What ``headroom proxy`` printed up to the line naming its port."""
 
     @property
     def base_url(self) -> str:
@@ -85,8 +87,10 @@ def proxy_process(*args: str, env: dict[str, str] | None = None, timeout: float 
             assert proc.stdout is not None
             deadline = time.monotonic() + timeout
             port = None
+            printed = ""
             while port is None:
                 line = proc.stdout.readline()
+                printed += line
                 if not line:
                     proc.wait(timeout=10)
                     errors.seek(0)
@@ -97,12 +101,12 @@ def proxy_process(*args: str, env: dict[str, str] | None = None, timeout: float 
                 if time.monotonic() > deadline:
                     raise RuntimeError("headroom proxy printed no banner in time")
             _wait_until_live(port, deadline)
-            yield RunningProxy(port=port, process=proc)
+            yield RunningProxy(port=port, process=proc, banner=printed)
         finally:
             if proc.poll() is None:
                 proc.send_signal(2)  # SIGINT, as Ctrl-C does
                 try:
-                    proc.wait(timeout=20)
+                    proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()

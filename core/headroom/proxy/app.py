@@ -52,8 +52,8 @@ SETTINGS_ENV = "HEADROOM_PROXY_SETTINGS_JSON"
 
 
 async def livez(request: Request) -> Response:
-    """The process is up."""
-    return json_response({"status": "ok"})
+    """The process is up (``pid`` tells the workers apart)."""
+    return json_response({"status": "ok", "pid": os.getpid()})
 
 
 async def readyz(request: Request) -> Response:

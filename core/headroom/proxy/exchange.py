@@ -165,7 +165,7 @@ class Exchange:
         self.state.stats.add("headroom_proxy_budget_rejections_total", provider=self.wire.name)
         spent = await asyncio.to_thread(budget.spent_today)
         message = (
-            f"Headroom's daily budget of ${budget.limit_usd:.2f} (HEADROOM_BUDGET) does not allow this request: "
+            f"Headroom's daily budget of ${budget.limit_usd:g} (HEADROOM_BUDGET) does not allow this request: "
             f"${spent:.4f} is spent today and this request may cost up to ${estimate:.4f}. "
             "No request was sent; the budget resets at local midnight."
         )

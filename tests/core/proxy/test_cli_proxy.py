@@ -7,43 +7,23 @@ import sys
 from pathlib import Path
 
 import httpx
+from headroom.proxy.server import bind
 
 from tests.support.proxy_server import proxy_process
 
 
-def test_prints_where_it_listens_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    with proxy_process("--store-url", f"sqlite:///{tmp_path / 's.db'}", "--mode", "cache") as proxy:
-        assert httpx.get(f"{proxy.base_url}/livez").json() == {"status": "ok"}
-        process = proxy.process
-    assert process is not None
-    out = process.stdout.read() if process.stdout else ""
+def test_prints_how_to_point_clients_at_it_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    with proxy_process("--store-url", f"sqlite:///{tmp_path / 's.db'}") as proxy:
+        assert httpx.get(f"{proxy.base_url}/livez").json()["status"] == "ok"
+    process = proxy.process
+    assert process is not None and process.stdout is not None
+    printed = proxy.banner + process.stdout.read()
     assert process.returncode == 0
-    assert "Headroom proxy stopped." in out
-
-
-def test_banner_says_how_to_point_clients_at_it(tmp_path: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "headroom.cli",
-        "proxy",
-        "--port",
-        "0",
-        "--store-url",
-        f"sqlite:///{tmp_path / 's.db'}",
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(5)]
-    finally:
-        proc.send_signal(2)
-        proc.wait(timeout=20)
-    banner = "".join(lines)
-    port = banner.split("listening on http://127.0.0.1:", 1)[1].split(" ", 1)[0]
-    assert f"OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in banner
-    assert f"ANTHROPIC_BASE_URL=http://127.0.0.1:{port}" in banner
-    assert "mode token" in banner and "Ctrl-C" in banner
+    assert f"listening on http://127.0.0.1:{proxy.port} (mode token, 1 worker" in printed
+    assert f"OPENAI_BASE_URL=http://127.0.0.1:{proxy.port}/v1" in printed
+    assert f"ANTHROPIC_BASE_URL=http://127.0.0.1:{proxy.port}" in printed
+    assert "Ctrl-C" in printed
+    assert printed.rstrip().endswith("Headroom proxy stopped.")
 
 
 def test_a_bad_environment_value_is_one_clear_sentence() -> None:
@@ -66,11 +46,16 @@ def test_a_bad_option_names_the_option() -> None:
 
 
 def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
-    with proxy_process("--store-url", f"sqlite:///{tmp_path / 's.db'}") as proxy:
+    taken = bind("127.0.0.1", 0)
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
         result = subprocess.run(
-            [sys.executable, "-m", "headroom.cli", "proxy", "--port", str(proxy.port),
-             "--store-url", f"sqlite:///{tmp_path / 's2.db'}"],
+            [sys.executable, "-m", "headroom.cli", "proxy", "--port", str(port),
+             "--store-url", f"sqlite:///{tmp_path / 's.db'}"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
+    finally:
+        taken.close()
     assert result.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{proxy.port}" in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
