@@ -94,6 +94,8 @@ def serve(settings: ProxySettings, *, out: TextIO | None = None) -> int:
     from headroom.proxy.app import SETTINGS_ENV, create_app
 
     out = out or sys.stdout
+    if not logging.getLogger().handlers:  # warnings of the proxy (failed-open compressions, ...) to stderr
+        logging.basicConfig(level=logging.WARNING, format="headroom proxy: %(levelname)s: %(message)s")
     config = settings.headroom_config()
     store_url = make_url(resolve_store_url(config)).render_as_string(hide_password=True)
     for line in _warnings(settings):
