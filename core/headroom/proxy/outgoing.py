@@ -62,11 +62,6 @@ class Outgoing:
     changed: bool = False
     """The body sent differs from the client's."""
     offers_retrieval: bool = False
-    failed_open: bool = False
-
-    @property
-    def stream(self) -> bool:
-        return bool(self.request and self.request.get("stream") is True)
 
 
 def dumps(data: Any) -> bytes:
@@ -147,7 +142,6 @@ async def prepare(
     model = stripped.get("model")
     model = model if isinstance(model, str) else ""
     compressed: CompressedRequest | None = None
-    failed_open = False
     job = functools.partial(
         compress_request, wire.provider, stripped, config=config, mode=chosen, store=state.store,
         session_id=body_session or header_session, source="proxy",
@@ -158,14 +152,12 @@ async def prepare(
         try:
             compressed = await asyncio.wait_for(asyncio.to_thread(job), timeout=state.settings.compress_timeout)
         except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11 on
-            failed_open = True
             metrics.increment("errors.proxy.compress_timeout")
             state.stats.add("headroom_proxy_errors_total", kind="compress_timeout")
             log.warning(
                 "compression took longer than %.1f s; the original request is sent", state.settings.compress_timeout
             )
     if compressed is not None and compressed.result is None:
-        failed_open = True
         state.stats.add("headroom_proxy_errors_total", kind="compression")
     send = compressed.request if compressed is not None and compressed.sends_compressed else stripped
     offers = False
@@ -182,5 +174,5 @@ async def prepare(
     changed = send is not request
     return Outgoing(
         body=dumps(send) if changed else raw, request=send, model=model, mode=chosen, config=config,
-        compressed=compressed, changed=changed, offers_retrieval=offers, failed_open=failed_open,
+        compressed=compressed, changed=changed, offers_retrieval=offers,
     )  # fmt: skip
