@@ -9,17 +9,19 @@ upstream of the tests (``tests/support/scripted_server.py``, keeping connections
 provider's API does), and ``headroom proxy --workers N``
 in front of it (its store a SQLite file in a temporary directory). This process is the client.
 
-1. Added latency: the same requests sent one after another straight to the upstream and
-   through the proxy; added = proxy minus direct, at p50 and p99 (each series measured
-   separately, so p99 differences include the noise of both). The proxy's own measure,
-   ``x-headroom-added-ms``, is reported beside it. Requests: a small one the pipeline leaves
+1. Added latency: each request sent alternately straight to the upstream and through the
+   proxy (so both series see the same machine load); added = proxy minus direct, at p50 and
+   p99 (p99 differences include the noise of both series). The proxy's own measure,
+   ``x-headroom-added-ms``, and the CPU time the proxy process spent per request are reported
+   beside it. Requests: a small one the pipeline leaves
    unchanged, a 40-turn conversation it leaves unchanged (48 KB), and a real 378 KB tool
    output it compresses (served from the pipeline's cache after the first time, as in an
    agent loop that re-sends its history), each as JSON and as a stream.
 2. Requests per second, small unchanged requests, at 1 and 2 workers: closed loop with 16
    concurrent clients (the most the machine gets through, upstream included), and an open
-   loop at a fixed 200 requests/s for 5 s (does the proxy keep up, and what latency does it add
-   at that rate?). The direct upstream is measured the same way for comparison.
+   loop at a fixed 200 requests/s for 5 s (at most 64 connections; does the proxy keep up, what
+   latency does it add, and how many cores does it keep busy at that rate?). The direct
+   upstream is measured the same way for comparison.
 
 The client, the upstream and the proxy share the machine's cores, so the figures are a floor
 for the proxy on a machine of its own.
@@ -72,8 +74,8 @@ def _requests() -> dict[str, dict[str, Any]]:
 
 
 @contextmanager
-def _process(command: list[str], pattern: str, env: dict[str, str] | None = None) -> Iterator[int]:
-    """Start ``command``; yield the port it prints (first match of ``pattern``); stop it with SIGINT."""
+def _process(command: list[str], pattern: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, int]]:
+    """Start ``command``; yield the port it prints (first match of ``pattern``) and its pid; stop it with SIGINT."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     proc = subprocess.Popen(
         command, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -83,7 +85,7 @@ def _process(command: list[str], pattern: str, env: dict[str, str] | None = None
         for line in proc.stdout:
             found = re.search(pattern, line)
             if found:
-                yield int(found.group(1))
+                yield int(found.group(1)), proc.pid
                 break
         else:
             raise RuntimeError(f"{command[:4]} exited before printing its port")
@@ -114,6 +116,22 @@ def _proxy(upstream: int, workers: int, store: Path) -> Any:
     return _process(command, r"listening on http://127\.0\.0\.1:(\d+)")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its children (the uvicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _wait_live(port: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -131,43 +149,46 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _series(
-    client: httpx.Client, url: str, body: dict[str, Any], n: int, stream: bool
-) -> tuple[list[float], list[float]]:
-    """Wall milliseconds of ``n`` sequential requests, and the proxy's x-headroom-added-ms of each (if any)."""
-    payload = json.dumps({**body, "stream": True} if stream else body).encode()
-    walls, added = [], []
-    for _ in range(n):
-        started = time.perf_counter()
-        with client.stream("POST", url, content=payload, headers={"content-type": "application/json"}) as response:
-            for _chunk in response.iter_raw():
-                pass
-            assert response.status_code == 200, response.status_code
-            header = response.headers.get("x-headroom-added-ms")
-        walls.append((time.perf_counter() - started) * 1000)
-        if header is not None:
-            added.append(float(header))
-    return walls, added
+def _one(client: httpx.Client, url: str, payload: bytes) -> tuple[float, float | None]:
+    """Wall milliseconds of one request read to its end, and the proxy's x-headroom-added-ms (if any)."""
+    started = time.perf_counter()
+    with client.stream("POST", url, content=payload, headers={"content-type": "application/json"}) as response:
+        for _chunk in response.iter_raw():
+            pass
+        assert response.status_code == 200, response.status_code
+        header = response.headers.get("x-headroom-added-ms")
+    return (time.perf_counter() - started) * 1000, float(header) if header is not None else None
 
 
-def latency(upstream: int, proxy: int, n: int) -> list[dict[str, Any]]:
+def latency(upstream: int, proxy: int, proxy_pid: int, n: int) -> list[dict[str, Any]]:
+    """Each request sent alternately straight to the upstream and through the proxy, ``n`` times."""
     rows = []
+    direct_url = f"http://127.0.0.1:{upstream}/v1/chat/completions"
+    proxy_url = f"http://127.0.0.1:{proxy}/v1/chat/completions"
     with httpx.Client(timeout=60) as client:
         for name, body in _requests().items():
             for stream in (False, True):
-                direct_url = f"http://127.0.0.1:{upstream}/v1/chat/completions"
-                proxy_url = f"http://127.0.0.1:{proxy}/v1/chat/completions"
-                _series(client, proxy_url, body, 5, stream)  # warm: the first compression of new content
-                _series(client, direct_url, body, 5, stream)
-                direct, _ = _series(client, direct_url, body, n, stream)
-                through, own = _series(client, proxy_url, body, n, stream)
+                payload = json.dumps({**body, "stream": True} if stream else body).encode()
+                for _ in range(5):  # warm: the first compression of new content, the connections
+                    _one(client, direct_url, payload)
+                    _one(client, proxy_url, payload)
+                direct, through, own = [], [], []
+                cpu = 0.0
+                for _ in range(n):
+                    direct.append(_one(client, direct_url, payload)[0])
+                    before = cpu_seconds(proxy_pid)
+                    wall, added = _one(client, proxy_url, payload)
+                    cpu += cpu_seconds(proxy_pid) - before
+                    through.append(wall)
+                    own.append(added if added is not None else float("nan"))
                 rows.append({
                     "request": name, "stream": stream, "n": n,
                     "direct_p50_ms": statistics.median(direct), "direct_p99_ms": _pct(direct, 0.99),
                     "proxy_p50_ms": statistics.median(through), "proxy_p99_ms": _pct(through, 0.99),
                     "added_p50_ms": statistics.median(through) - statistics.median(direct),
                     "added_p99_ms": _pct(through, 0.99) - _pct(direct, 0.99),
-                    "own_p50_ms": statistics.median(own) if own else None, "own_p99_ms": _pct(own, 0.99) if own else None,
+                    "own_p50_ms": statistics.median(own), "own_p99_ms": _pct(own, 0.99),
+                    "proxy_cpu_ms_per_request": cpu / n * 1000,
                 })  # fmt: skip
     return rows
 
@@ -196,7 +217,7 @@ async def _closed_loop(url: str, concurrency: int, seconds: float) -> float:
 async def _open_loop(url: str, rate: float, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
     failures = 0
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
         async def one() -> None:
@@ -229,16 +250,22 @@ async def _open_loop(url: str, rate: float, seconds: float) -> dict[str, float]:
     }  # fmt: skip
 
 
-def throughput(upstream: int, proxy: int, seconds: float, rate: float) -> dict[str, Any]:
+def throughput(upstream: int, proxy: int, proxy_pid: int, seconds: float, rate: float) -> dict[str, Any]:
     direct = f"http://127.0.0.1:{upstream}/v1/chat/completions"
     through = f"http://127.0.0.1:{proxy}/v1/chat/completions"
     asyncio.run(_closed_loop(through, 4, 1.0))  # warm the connection pools
-    return {
+    out: dict[str, Any] = {
         "closed_loop_direct_rps": asyncio.run(_closed_loop(direct, 16, seconds)),
         "closed_loop_proxy_rps": asyncio.run(_closed_loop(through, 16, seconds)),
         "open_loop_direct": asyncio.run(_open_loop(direct, rate, seconds)),
-        "open_loop_proxy": asyncio.run(_open_loop(through, rate, seconds)),
     }
+    before, started = cpu_seconds(proxy_pid), time.perf_counter()
+    out["open_loop_proxy"] = asyncio.run(_open_loop(through, rate, seconds))
+    used, elapsed = cpu_seconds(proxy_pid) - before, time.perf_counter() - started
+    done = out["open_loop_proxy"]["completed_rps"] * elapsed
+    out["open_loop_proxy"]["proxy_cores_busy"] = used / elapsed
+    out["open_loop_proxy"]["proxy_cpu_ms_per_request"] = used / done * 1000 if done else float("nan")
+    return out
 
 
 def _print_latency(rows: list[dict[str, Any]]) -> None:
@@ -262,7 +289,8 @@ def _print_throughput(results: dict[int, dict[str, Any]], rate: float) -> None:
         print(f"| {workers} | {r['closed_loop_direct_rps']:.0f} | {r['closed_loop_proxy_rps']:.0f} "
               f"| {d['completed_rps']:.0f}, {d['p50_ms']:.2f} / {d['p99_ms']:.2f} "
               f"| {p['completed_rps']:.0f}, {p['p50_ms']:.2f} / {p['p99_ms']:.2f}"
-              + (f" ({p['failures']} failed)" if p["failures"] else "") + " |")  # fmt: skip
+              + (f" ({p['failures']} failed)" if p["failures"] else "")
+              + f" | {p['proxy_cores_busy']:.2f}, {p['proxy_cpu_ms_per_request']:.2f} |")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,15 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     print(f"bench_proxy: {os.cpu_count()} cores, load average {load:.2f} at start")
     out: dict[str, Any] = {"load_average_at_start": load}
-    with tempfile.TemporaryDirectory() as tmp, _upstream() as upstream:
-        with _proxy(upstream, 1, Path(tmp) / "one.db") as proxy:
+    with tempfile.TemporaryDirectory() as tmp, _upstream() as (upstream, _):
+        with _proxy(upstream, 1, Path(tmp) / "one.db") as (proxy, pid):
             _wait_live(proxy)
-            out["latency"] = latency(upstream, proxy, n)
+            out["latency"] = latency(upstream, proxy, pid, n)
             _print_latency(out["latency"])
-            results = {1: throughput(upstream, proxy, seconds, args.rate)}
-        with _proxy(upstream, 2, Path(tmp) / "two.db") as proxy:
+            results = {1: throughput(upstream, proxy, pid, seconds, args.rate)}
+        with _proxy(upstream, 2, Path(tmp) / "two.db") as (proxy, pid):
             _wait_live(proxy)
-            results[2] = throughput(upstream, proxy, seconds, args.rate)
+            results[2] = throughput(upstream, proxy, pid, seconds, args.rate)
         out["throughput"] = results
         _print_throughput(results, args.rate)
     if args.json:

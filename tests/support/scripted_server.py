@@ -658,6 +658,7 @@ def _error_headers(reply: Reply) -> dict[str, str]:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # socketserver's 5 drops connections when many clients connect at once
 
     def __init__(self, owner: ScriptedServer) -> None:
         super().__init__(("127.0.0.1", 0), _KeepAliveHandler if owner.keep_alive else _Handler)
