@@ -270,23 +270,25 @@ def throughput(upstream: int, proxy: int, proxy_pid: int, seconds: float, rate: 
 
 def _print_latency(rows: list[dict[str, Any]]) -> None:
     print(
-        "\n| request | stream | direct p50 / p99 ms | through proxy p50 / p99 ms | added p50 / p99 ms | x-headroom-added-ms p50 / p99 |"
+        "\n| request | stream | direct p50 / p99 ms | through proxy p50 / p99 ms | added p50 / p99 ms "
+        "| x-headroom-added-ms p50 / p99 | proxy CPU ms / request |"
     )
-    print("|---|---|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        own = f"{r['own_p50_ms']:.2f} / {r['own_p99_ms']:.2f}" if r["own_p50_ms"] is not None else "-"
         print(f"| {r['request']} | {'yes' if r['stream'] else 'no'} | {r['direct_p50_ms']:.2f} / {r['direct_p99_ms']:.2f} "
-              f"| {r['proxy_p50_ms']:.2f} / {r['proxy_p99_ms']:.2f} | {r['added_p50_ms']:.2f} / {r['added_p99_ms']:.2f} | {own} |")  # fmt: skip
+              f"| {r['proxy_p50_ms']:.2f} / {r['proxy_p99_ms']:.2f} | {r['added_p50_ms']:.2f} / {r['added_p99_ms']:.2f} "
+              f"| {r['own_p50_ms']:.2f} / {r['own_p99_ms']:.2f} | {r['proxy_cpu_ms_per_request']:.2f} |")  # fmt: skip
 
 
 def _print_throughput(results: dict[int, dict[str, Any]], rate: float) -> None:
     print(
-        f"\n| workers | closed loop, 16 clients: direct rps | through proxy rps | open loop at {rate:g}/s: direct completed rps, p50 / p99 ms | through proxy completed rps, p50 / p99 ms |"
+        f"\n| workers | closed loop, 16 clients: direct / through proxy rps | open loop at {rate:g}/s, direct: "
+        "completed rps, p50 / p99 ms | through proxy: completed rps, p50 / p99 ms | proxy cores busy, CPU ms / request |"
     )
     print("|---:|---:|---:|---:|---:|")
     for workers, r in results.items():
         d, p = r["open_loop_direct"], r["open_loop_proxy"]
-        print(f"| {workers} | {r['closed_loop_direct_rps']:.0f} | {r['closed_loop_proxy_rps']:.0f} "
+        print(f"| {workers} | {r['closed_loop_direct_rps']:.0f} / {r['closed_loop_proxy_rps']:.0f} "
               f"| {d['completed_rps']:.0f}, {d['p50_ms']:.2f} / {d['p99_ms']:.2f} "
               f"| {p['completed_rps']:.0f}, {p['p50_ms']:.2f} / {p['p99_ms']:.2f}"
               + (f" ({p['failures']} failed)" if p["failures"] else "")
