@@ -55,7 +55,9 @@ def _account(state: ProxyState, wire: Wire, out: Outgoing) -> None:
         state.stats.add("headroom_proxy_compressed_requests_total", provider=wire.name)
     compressed = out.compressed
     if compressed is not None and compressed.result is not None:
-        state.stats.account_tokens(compressed.result, sent_compressed=compressed.sends_compressed, provider=wire.name)
+        state.stats.account_tokens(
+            compressed.result, sent_compressed=compressed.sends_compressed, changed=out.changed, provider=wire.name
+        )
 
 
 async def _handle(request: Request, wire: Wire, endpoint: str) -> Response:

@@ -24,7 +24,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 
 from headroom import metrics
-from headroom.proxy.tables import add_to, counters_table, create_tables
+from headroom.proxy.tables import add_many, counters_table, create_tables
 from headroom.result import CompressResult
 
 __all__ = ["LATENCY_BUCKETS_MS", "ProxyStats", "series", "stored_totals"]
@@ -79,9 +79,10 @@ class ProxyStats:
             self._pending["headroom_proxy_added_latency_ms_sum"] += ms
             self._pending["headroom_proxy_added_latency_ms_count"] += 1
 
-    def account_tokens(self, result: CompressResult, *, sent_compressed: bool, provider: str) -> None:
-        """Count the prompt tokens of a compression later, off the request path."""
-        self.defer(lambda: self._count(result, sent_compressed, provider))
+    def account_tokens(self, result: CompressResult, *, sent_compressed: bool, changed: bool, provider: str) -> None:
+        """Count the prompt tokens of a compression later, off the request path (``changed``: the
+        request sent differs from the client's; when it does not, it is counted once)."""
+        self.defer(lambda: self._count(result, sent_compressed, changed, provider))
 
     def defer(self, job: Callable[[], None]) -> None:
         """Run ``job`` (bookkeeping that adds to the counters) in the writer thread, before the next write."""
@@ -124,8 +125,7 @@ class ProxyStats:
                 return
             try:
                 with self.engine.begin() as conn:
-                    for key in sorted(pending):  # one order in every worker: no lock-order deadlocks
-                        add_to(conn, counters_table, key, pending[key])
+                    add_many(conn, counters_table, pending)
             except Exception as exc:
                 metrics.increment("errors.proxy.stats")
                 log.warning("could not write the proxy's counters to the store (%s: %s); kept for the next try",
@@ -134,9 +134,9 @@ class ProxyStats:
                     for key, value in pending.items():
                         self._pending[key] += value
 
-    def _count(self, result: CompressResult, sent_compressed: bool, provider: str) -> None:
+    def _count(self, result: CompressResult, sent_compressed: bool, changed: bool, provider: str) -> None:
         before = result.tokens_before
-        after = result.tokens_after if sent_compressed else before
+        after = result.tokens_after if sent_compressed and changed else before
         cached = result.cached_tokens if sent_compressed else 0
         with self._lock:
             self._pending[series("headroom_proxy_tokens_before_total", provider=provider)] += before

@@ -15,7 +15,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["add_to", "counters_table", "create_tables", "spend_table"]
+__all__ = ["add_many", "add_to", "counters_table", "create_tables", "spend_table"]
 
 metadata = MetaData()
 
@@ -51,18 +51,29 @@ def create_tables(engine: Engine) -> None:
 
 def add_to(conn: Connection, table: Table, key: str, amount: float) -> None:
     """``table[key] += amount`` in one statement, creating the row at ``amount`` when it is missing."""
+    add_many(conn, table, {key: amount})
+
+
+def add_many(conn: Connection, table: Table, amounts: dict[str, float]) -> None:
+    """``table[key] += amount`` for every key, in one statement run for all rows (keys in sorted order,
+    the same in every writer, so two writers never wait on each other's rows in opposite orders)."""
     key_col, value_col = list(table.columns)
+    rows = [{key_col.name: key, value_col.name: amounts[key]} for key in sorted(amounts)]
+    if not rows:
+        return
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
         from sqlalchemy.dialects import postgresql, sqlite
 
         dialect_insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        stmt: Any = dialect_insert(table).values({key_col.name: key, value_col.name: amount})
+        stmt: Any = dialect_insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=[key_col], set_={value_col.name: value_col + stmt.excluded[value_col.name]}
         )
-        conn.execute(stmt)
+        conn.execute(stmt, rows)
         return
-    done = conn.execute(update(table).where(key_col == key).values({value_col.name: value_col + amount})).rowcount
-    if not done:
-        conn.execute(table.insert().values({key_col.name: key, value_col.name: amount}))
+    for row in rows:  # other databases: update, else insert
+        key, amount = row[key_col.name], row[value_col.name]
+        done = conn.execute(update(table).where(key_col == key).values({value_col.name: value_col + amount})).rowcount
+        if not done:
+            conn.execute(table.insert().values(row))
