@@ -215,19 +215,23 @@ async def _closed_loop(url: str, concurrency: int, seconds: float) -> float:
 
 
 async def _open_loop(url: str, rate: float, seconds: float) -> dict[str, float]:
+    """Requests started at a fixed rate, at most 64 in flight (the rest wait their turn in an
+    asyncio queue, not in httpx's connection pool, whose bookkeeping grows with its queue)."""
     latencies: list[float] = []
     failures = 0
+    gate = asyncio.Semaphore(64)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
         async def one() -> None:
             nonlocal failures
             started = time.perf_counter()
-            try:
-                response = await client.post(url, content=SMALL, headers={"content-type": "application/json"})
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
+            async with gate:
+                try:
+                    response = await client.post(url, content=SMALL, headers={"content-type": "application/json"})
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
             if ok:
                 latencies.append((time.perf_counter() - started) * 1000)
             else:
