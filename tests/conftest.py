@@ -28,7 +28,9 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_headroom_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_headroom_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Keep every test's store and config away from the user's ~/.headroom."""
     home = tmp_path_factory.mktemp("headroom-home")
     monkeypatch.setenv("HEADROOM_WORKSPACE_DIR", str(home))
