@@ -324,6 +324,24 @@ class CCRStore:
                 log.warning("could not record a CCR retrieval: %s", exc)
         return entry.content
 
+    def original_meta(self, key: str) -> dict[str, Any] | None:
+        """What was recorded with the original of ``key`` when it was stored; None when it is not (or no longer) there.
+
+        Reads one indexed row without the content, so compressors can ask cheaply how content
+        they compressed before was compressed then.
+        """
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(ccr_entries.c.meta, ccr_entries.c.expires_at).where(ccr_entries.c.key == key)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the Headroom store: {exc}") from exc
+        if row is None or row.expires_at < time.time():
+            return None
+        meta = json.loads(row.meta or "{}")
+        return meta if isinstance(meta, dict) else None
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
+from headroom.ccr.store import ccr_key
 from headroom.relevance import query_identifiers, query_terms
 
 __all__ = ["make_digest"]
@@ -42,12 +45,34 @@ def make_digest(original: str, *, what: str, question: str, retrieval: str, toke
 
     ``what`` names the output ("output of tool 'github_api'"), ``retrieval`` says how to get it
     back (a sentence naming the CCR key), ``tokens`` is the original's size, quoted so the model
-    can judge whether fetching it is worth it.
+    can judge whether fetching it is worth it. Digests are remembered by content hash and question:
+    an agent loop that re-sends a digested output pays for it once.
     """
+    key = ccr_key(original)
+    body = _digest_body(key, question, original)
+    return f"[headroom digest of the {what} ({tokens:,} tokens): {body} {retrieval}]"
+
+
+_bodies: OrderedDict[tuple[str, str], str] = OrderedDict()
+_bodies_lock = threading.Lock()
+_MAX_BODIES = 2048
+
+
+def _digest_body(key: str, question: str, original: str) -> str:
+    """The digest's description of ``original`` (whose CCR key is ``key``), remembered per question."""
+    with _bodies_lock:
+        body = _bodies.get((key, question))
+        if body is not None:
+            _bodies.move_to_end((key, question))
+            return body
     body = _json_digest(original, question)
     if body is None:
         body = _text_digest(original, question)
-    return f"[headroom digest of the {what} ({tokens:,} tokens): {body} {retrieval}]"
+    with _bodies_lock:
+        _bodies[(key, question)] = body
+        while len(_bodies) > _MAX_BODIES:
+            _bodies.popitem(last=False)
+    return body
 
 
 # -- JSON ---------------------------------------------------------------------------------

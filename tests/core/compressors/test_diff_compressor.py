@@ -30,8 +30,11 @@ def ctx_for(store: CCRStore | None = None, **fields: object) -> CompressionConte
 
 @pytest.fixture(scope="module")
 def wide_log() -> str:
-    """Recent history of the repo with 20 lines of context around each change."""
-    return git("log", "-p", "-U20", "-8", "--", "core/headroom")
+    """Eight commits of this repo's own history with 20 lines of context around each change.
+
+    Pinned to a commit, so the data is the same whatever is committed later.
+    """
+    return git("log", "-p", "-U20", "-8", "ee2509bc128087852492a7088280a11f94b3bf8a", "--", "core/headroom")
 
 
 def test_keeps_every_header_hunk_header_and_changed_line(wide_log: str) -> None:
