@@ -7,7 +7,7 @@ turns append to a prefix that stays byte-identical and keeps the provider's prom
 until the window overflows again. A compaction shrinks what the model needs least first, in small
 steps, stopping as soon as the goal is met:
 
-1. tool outputs of earlier turns, oldest first (within a turn the largest first), each stepped down
+1. tool outputs of earlier turns, oldest first, each stepped down
    its ladder (:mod:`headroom.conversation.ladder`): compressed harder (about half the items), then
    only what its own turn's question names plus errors and rare values, then a digest (shape,
    counts, named records), then a marker - all outputs one rung before any goes further;
@@ -142,6 +142,8 @@ class _Planner:
         self.drop_counts = (0, 0, 0)
         self.marker_tokens = 0
         self.compactions: list[_Compaction] = []
+        self.frontier: dict[int, int] = {}
+        """Per level, the position in ``outputs`` before which every earlier output is at that level."""
 
     # -- sizes ------------------------------------------------------------------------------
     def size(self, i: int) -> int:
@@ -191,10 +193,9 @@ class _Planner:
         protected = min(current, kept)
         upto = bisect.bisect_left(self.outputs, point)
         first_alive = bisect.bisect_left(self.outputs, self.cut)
-        old = [i for i in self.outputs[: bisect.bisect_left(self.outputs, protected)] if not self.dropped(i)]
-        old.sort(key=lambda i: (self._turn_of(i), -self.size(i), i))
+        old_end = bisect.bisect_left(self.outputs, protected)
         for level in (1, 2, DIGEST):
-            self._lower_all(old, level, self.target, c, f"old_outputs:{level}")
+            self._lower_old(level, self.target, old_end, c)
         live = [i for i in self.outputs[first_alive:upto] if i >= protected]
         now = sorted((i for i in live if i >= current and i < kept), key=lambda i: (-self.size(i), i))
         kept_outputs = [i for i in live if i >= kept]
@@ -210,12 +211,31 @@ class _Planner:
             for level in (0, 1, 2, DIGEST):
                 self._lower_all(kept_outputs, level, self.limit, c, f"kept_outputs:{level}")
             c.kept_turns_compressed = True
-        self._lower_all(old, ELIDED, self.limit, c, f"old_outputs:{ELIDED}")
+        self._lower_old(ELIDED, self.limit, old_end, c)
         last = sorted(now + kept_outputs, key=lambda i: (-self.size(i), i))
         self._lower_all(last, ELIDED, self.limit, c, "elide_current")
         if self.total > self.limit and self.first_user is not None:
             self._drop(protected, c)
         self.compactions.append(c)
+
+    def _lower_old(self, level: int, goal: int, end: int, c: _Compaction) -> None:
+        """Step earlier turns' outputs down to ``level``, oldest first, until ``goal`` is met.
+
+        ``frontier[level]`` remembers how far earlier compactions got: every output before it is
+        at ``level`` already (or dropped, or has no smaller form), so each output is visited once
+        per level over the whole replay.
+        """
+        pos = max(self.frontier.get(level, 0), bisect.bisect_left(self.outputs, self.cut))
+        step = f"old_outputs:{level}"
+        while pos < end and self.total > goal:
+            i = self.outputs[pos]
+            if not self.dropped(i):
+                before = self.total
+                self.lower(i, level, c)
+                if self.total < before and (not c.steps or c.steps[-1] != step):
+                    c.steps.append(step)
+            pos += 1
+        self.frontier[level] = max(pos, self.frontier.get(level, 0))
 
     def _lower_all(self, indices: list[int], level: int, goal: int, c: _Compaction, step: str) -> None:
         for i in indices:
@@ -225,10 +245,6 @@ class _Planner:
             self.lower(i, level, c)
             if self.total < before and (not c.steps or c.steps[-1] != step):
                 c.steps.append(step)
-
-    def _turn_of(self, i: int) -> int:
-        at = bisect.bisect_right(self.starts, i) - 1
-        return self.starts[at] if at >= 0 else -1
 
     def _marker_size(self, counts: tuple[int, int, int]) -> int:
         text = drop_marker(*counts, [DROP_KEY_PLACEHOLDER])

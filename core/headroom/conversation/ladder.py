@@ -208,6 +208,8 @@ class OutputLadder:
             if form is None:
                 continue
             text, named = form
+            if len(text) >= len(_get(base, part.path)):
+                continue  # not shorter: never worth counting (token counts follow length closely)
             replacements[part.path] = text
             keys.update(dict.fromkeys(named))
             if level >= DIGEST and named:

@@ -254,3 +254,25 @@ def test_request_points_are_where_the_model_speaks_next(log_conversation: Build)
     assert points[-1] == len(messages)
     for p, q in itertools.pairwise(points):
         assert messages[p].get("role") == "assistant" and p < q
+
+
+def test_a_tool_output_larger_than_a_store_entry_no_longer_defeats_fitting(samples_dir: Any) -> None:
+    import headroom
+    from headroom.config import CCRConfig, HeadroomConfig
+
+    logs = "\n".join(p.read_text(encoding="utf-8") for p in sorted((samples_dir / "logs").glob("*.log")))
+    config = HeadroomConfig(
+        stateless=True, ccr=CCRConfig(max_entry_bytes=200_000), model_context_limits={"gpt-4o": 32_000}
+    )
+    call = {"id": "c1", "type": "function", "function": {"name": "read_logs", "arguments": "{}"}}
+    request = [
+        {"role": "user", "content": "Which node reported a FATAL error?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": logs},
+    ]
+    result = headroom.compress(request, "gpt-4o", config=config)
+    assert result.tokens_after <= 32_000 - config.output_buffer_tokens
+    sent = result.messages[-1]["content"]
+    keys = [k for k in result.ccr_keys if k in sent]
+    store = headroom.get_store(config)
+    assert len(keys) > 1 and "".join(store.get(k) for k in keys) == logs
