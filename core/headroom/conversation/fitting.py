@@ -225,7 +225,7 @@ class _Planner:
         at ``level`` already (or dropped, or has no smaller form), so each output is visited once
         per level over the whole replay.
         """
-        pos = max(self.frontier.get(level, 0), bisect.bisect_left(self.outputs, self.cut))
+        pos = self.frontier.get(level, 0)
         step = f"old_outputs:{level}"
         while pos < end and self.total > goal:
             i = self.outputs[pos]
