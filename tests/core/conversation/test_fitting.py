@@ -256,13 +256,15 @@ def test_request_points_are_where_the_model_speaks_next(log_conversation: Build)
         assert messages[p].get("role") == "assistant" and p < q
 
 
-def test_a_tool_output_larger_than_a_store_entry_no_longer_defeats_fitting(samples_dir: Any) -> None:
+def test_a_tool_output_larger_than_a_store_entry_no_longer_defeats_fitting(samples_dir: Any, tmp_path: Any) -> None:
     import headroom
     from headroom.config import CCRConfig, HeadroomConfig
 
     logs = "\n".join(p.read_text(encoding="utf-8") for p in sorted((samples_dir / "logs").glob("*.log")))
     config = HeadroomConfig(
-        stateless=True, ccr=CCRConfig(max_entry_bytes=200_000), model_context_limits={"gpt-4o": 32_000}
+        store_url=f"sqlite:///{tmp_path / 'small-entries.db'}",
+        ccr=CCRConfig(max_entry_bytes=200_000),
+        model_context_limits={"gpt-4o": 32_000},
     )
     call = {"id": "c1", "type": "function", "function": {"name": "read_logs", "arguments": "{}"}}
     request = [

@@ -61,7 +61,9 @@ class ContextFitting:
             originals=ctx.original,
             reshape=_reshaper(ctx),
             query=ctx.query,
-            max_entry_bytes=ctx.config.ccr.max_entry_bytes,
+            # The limit of the store that receives the originals (a shared store keeps its own).
+            max_entry_bytes=getattr(getattr(ctx.store, "config", None), "max_entry_bytes", None)
+            or ctx.config.ccr.max_entry_bytes,
         )
         ctx.messages = fitted.messages
         ctx.dropped_messages = fitted.dropped_messages
