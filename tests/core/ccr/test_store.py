@@ -62,7 +62,7 @@ def test_unknown_and_expired_keys_raise_retrieval_error(tmp_path: Path) -> None:
 def test_size_limits_evict_least_recently_used(tmp_path: Path) -> None:
     store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entries=3))
     keys = [store.put(f"entry {i}") for i in range(5)]
-    store.enforce_limits()
+    store.enforce_limits(grace_seconds=0)
     assert store.stats()["entries"] == 3 and keys[-1] in store and keys[0] not in store
 
 
@@ -204,3 +204,62 @@ def test_retrieve_tool_schema_is_an_openai_function() -> None:
     fn = RETRIEVE_TOOL["function"]
     assert RETRIEVE_TOOL["type"] == "function" and fn["name"] == "headroom_retrieve"
     assert fn["parameters"]["required"] == ["key"]
+
+
+def test_an_expired_key_cites_the_entrys_own_expiry_not_the_readers_ttl(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    key = CCRStore(url, CCRConfig(ttl_seconds=1)).put("short lived")
+    time.sleep(1.1)
+    reader = CCRStore(url, CCRConfig(ttl_seconds=7 * 24 * 3600))
+    with pytest.raises(RetrievalError) as caught:
+        reader.get(key)
+    assert "expired 1 s ago" in str(caught.value) and "kept until" in str(caught.value)
+    assert "604800" not in str(caught.value) and "ttl_seconds" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["\udcff", "hr_\udcff", "hr_0123", "HR_0123456789ABCDEF", "../../etc/passwd"])
+def test_a_string_that_cannot_be_a_key_is_a_retrieval_error(key: str) -> None:
+    with pytest.raises(RetrievalError, match="is not a CCR key"):
+        headroom.retrieve(key)
+
+
+def test_a_key_that_is_not_a_string_is_an_invalid_argument() -> None:
+    with pytest.raises(headroom.InvalidArgumentError, match="got bytes"):
+        headroom.retrieve(b"hr_0123456789abcdef")  # type: ignore[arg-type]
+
+
+def test_a_huge_key_is_not_echoed_whole() -> None:
+    with pytest.raises(RetrievalError) as caught:
+        headroom.retrieve("hr_" + "a" * 10_000_000)
+    assert len(str(caught.value)) < 200 and "10,000,003 characters" in str(caught.value)
+
+
+def test_the_entry_count_overshoots_by_less_than_a_sixteenth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(headroom.ccr.store, "EVICTION_GRACE_SECONDS", 0.0)
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entries=48))
+    counts = []
+    for i in range(200):
+        store.put(f"entry {i}")
+        counts.append(store.stats()["entries"])
+    assert max(counts) < 48 + 48 // 16 and counts[-1] >= 48 - 1
+
+
+def test_the_total_size_overshoots_by_less_than_a_sixteenth_plus_one_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(headroom.ccr.store, "EVICTION_GRACE_SECONDS", 0.0)
+    limit = 64_000
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_total_bytes=limit))
+    sizes = []
+    for i in range(100):
+        store.put(f"{i:04d}" + "x" * 2996)  # 3,000 bytes each
+        sizes.append(store.stats()["bytes"])
+    assert max(sizes) < limit + limit // 16 + 3000
+
+
+def test_recently_used_entries_are_not_evicted_for_the_limits(tmp_path: Path) -> None:
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entries=2))
+    keys = [store.put(f"entry {i}") for i in range(5)]
+    store.enforce_limits()
+    assert all(k in store for k in keys)  # all written just now: the markers naming them stay valid
+    assert store.enforce_limits(grace_seconds=0) == 3
