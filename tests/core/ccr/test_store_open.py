@@ -137,8 +137,8 @@ def _open_and_put(url: str, n: int, barrier: Any) -> None:
     CCRStore(url).put(f"opened by process {n}")
 
 
-def test_many_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/new.db"
+def test_many_processes_opening_a_new_store_at_once_all_succeed(store_url: str) -> None:
+    url = store_url
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(12)
     procs = [ctx.Process(target=_open_and_put, args=(url, n, barrier)) for n in range(12)]
