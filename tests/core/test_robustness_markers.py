@@ -118,6 +118,20 @@ def test_the_hot_path_only_reads_while_an_entry_is_fresh(tmp_path: Path, runs_te
     assert writes == []
 
 
+def test_a_confirmed_entry_is_not_asked_for_again_within_the_grace_period(tmp_path: Path, runs_text: str) -> None:
+    from sqlalchemy import event
+
+    store = CCRStore(f"sqlite:///{tmp_path}/s.db")
+    key = store.put(runs_text)
+    assert store.keep_alive(key)
+    checkouts: list[int] = []
+    event.listen(store.engine, "checkout", lambda *a: checkouts.append(1))
+    assert all(store.keep_alive(key) for _ in range(100))
+    assert checkouts == []
+    store.enforce_limits(grace_seconds=0)  # an eviction without the grace period: ask again
+    assert store.keep_alive(key) and checkouts
+
+
 def test_a_store_that_fails_on_a_seen_output_passes_it_through(
     tmp_path: Path, runs_text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

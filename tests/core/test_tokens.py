@@ -161,3 +161,20 @@ def test_loading_the_encodings_writes_no_file_and_leaves_the_environment_alone(t
     out = subprocess.run([sys.executable, "-c", _LOAD_ONLY], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "true"
     assert list(home.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+def test_compress_survives_a_tool_output_of_a_million_spaces() -> None:
+    import headroom
+
+    output = "run 2802600146 failed" + " " * 1_000_000 + "done"
+    messages = [
+        {"role": "user", "content": "Which run failed?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "logs", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": output},
+    ]
+    result = headroom.compress(messages)
+    assert result.tokens_before > 0 and "2802600146" in result.messages[-1]["content"]

@@ -148,6 +148,7 @@ class CCRStore:
         self._unchecked_bytes = 0
         self._check_every = max(1, min(64, self.config.max_entries // 16))
         self._check_bytes = max(1, self.config.max_total_bytes // 16)
+        self._alive: dict[str, float] = {}  # key -> until when keep_alive may answer without asking
         self.engine = open_engine(url)
         # Counts not written yet are written when the store is collected or the process exits
         # (multiprocessing's exit hook also runs in forked workers, where atexit does not).
@@ -263,43 +264,51 @@ class CCRStore:
     def keep_alive(self, key: str) -> bool:
         """True when ``key`` is stored and unexpired; its expiry and last use are then refreshed.
 
-        The router calls this for every tool output it has compressed before (its hot path), so
-        it reads one indexed row and writes only when the entry's last use is older than
-        :data:`TOUCH_INTERVAL_SECONDS` or half its lifetime is gone. False means the caller must
-        store the original again (it expired, was evicted, or was never stored here).
+        The router calls this for every tool output it has compressed before (its hot path). It
+        reads one indexed row and writes only when the entry's last use is older than
+        :data:`TOUCH_INTERVAL_SECONDS` or half its lifetime is gone. After that answer it needs
+        no database at all until the entry could expire or leave the eviction grace period
+        (no process evicts an entry used in the last :data:`EVICTION_GRACE_SECONDS`), so an agent
+        loop re-sending one output pays the read about once a minute. False means the caller
+        must store the original again (it expired, was evicted, or was never stored here).
         """
         now = time.time()
+        if self._alive.get(key, 0.0) > now:
+            return True
         try:
             row = self._expiry_of(key)
         except Exception as exc:  # sqlite3 errors from the raw read, SQLAlchemy's from the others
             raise self._error("read", exc) from exc
         if row is None or row[0] <= now:
+            self._alive.pop(key, None)
             return False
         expires_at, last_access = row
-        if now - last_access < TOUCH_INTERVAL_SECONDS and expires_at - now > self.config.ttl_seconds / 2:
-            return True
+        if now - last_access >= TOUCH_INTERVAL_SECONDS or expires_at - now <= self.config.ttl_seconds / 2:
+            try:
+                if not self._retry(lambda: self._touch(key, now)):
+                    return False  # evicted between the read and the write
+            except SQLAlchemyError as exc:  # a read-only store still serves what it holds
+                log.debug("could not refresh CCR entry %s: %s", key, describe_error(exc))
+            else:
+                expires_at, last_access = max(expires_at, now + self.config.ttl_seconds), now
+        if len(self._alive) >= 65_536:
+            self._alive.clear()
+        self._alive[key] = min(last_access + EVICTION_GRACE_SECONDS - 10.0, expires_at)
+        return True
 
-        def _touch() -> int:
-            with self.engine.begin() as conn:
-                return int(
-                    conn.execute(
-                        update(ccr_entries)
-                        .where(ccr_entries.c.key == key)
-                        .values(
-                            expires_at=func.max(ccr_entries.c.expires_at, now + self.config.ttl_seconds)
-                            if self._sqlite
-                            else func.greatest(ccr_entries.c.expires_at, now + self.config.ttl_seconds),
-                            last_access=now,
-                        )
-                    ).rowcount
-                    or 0
-                )
-
-        try:
-            return bool(self._retry(_touch))
-        except SQLAlchemyError as exc:  # a read-only store still serves what it holds
-            log.debug("could not refresh CCR entry %s: %s", key, describe_error(exc))
-            return True
+    def _touch(self, key: str, now: float) -> int:
+        """Refresh ``key``'s expiry and last use; the number of rows changed (0: it is gone)."""
+        later = now + self.config.ttl_seconds
+        expiry = (
+            func.max(ccr_entries.c.expires_at, later)
+            if self._sqlite
+            else func.greatest(ccr_entries.c.expires_at, later)
+        )
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(ccr_entries).where(ccr_entries.c.key == key).values(expires_at=expiry, last_access=now)
+            ).rowcount
+        return int(changed or 0)
 
     def _expiry_of(self, key: str) -> tuple[float, float] | None:
         """(expires_at, last_access) of ``key``, or None; on SQLite one raw indexed read (no ORM layer)."""
@@ -406,6 +415,8 @@ class CCRStore:
         """
         if grace_seconds is None:
             grace_seconds = EVICTION_GRACE_SECONDS
+        if grace_seconds < EVICTION_GRACE_SECONDS:
+            self._alive.clear()  # keep_alive's answers assumed the grace period
         now = time.time()
         removed = 0
 
