@@ -23,6 +23,7 @@ __all__ = [
     "last_user_index",
     "message_text",
     "question_for",
+    "tool_name_of",
     "tool_names_by_call_id",
     "validate_messages",
 ]
@@ -213,7 +214,7 @@ def iter_text_slots(messages: list[dict[str, Any]], roles: frozenset[str]) -> It
         role = m.get("role")
         if role not in roles:
             continue
-        tool_name = _tool_name(m, names) if role in ("tool", "function") else None
+        tool_name = tool_name_of(m, names) if role in ("tool", "function") else None
         content = m.get("content")
         if isinstance(content, str):
             yield TextSlot(i, content, tool_name, ("content",))
@@ -234,7 +235,7 @@ def iter_text_slots(messages: list[dict[str, Any]], roles: frozenset[str]) -> It
                                 yield TextSlot(i, sub["text"], result_tool, ("content", j, "content", k, "text"))
 
 
-def _tool_name(message: dict[str, Any], names: dict[str, str]) -> str | None:
+def tool_name_of(message: dict[str, Any], names: dict[str, str]) -> str | None:
     """The tool a tool/function message answers: by its call id, else its own ``name`` when that is a string.
 
     A ``name`` of another type names no tool (no profile applies); the message is still compressed.
