@@ -3,17 +3,31 @@
 Variables of the reference that configure the pipeline are mapped to HeadroomConfig fields;
 those that only concern the reference's proxy server or its downloads are validated and
 documented as having no effect here (this library never binds a port or downloads anything).
+
+The workspace holds users' tool outputs (the CCR store), so what Headroom creates there is the
+owner's alone: folders 0700, files 0600 (:func:`make_private_dir`). When the workspace cannot be
+written (a read-only HOME), the fallback is a per-user folder in the temp directory that must be
+owned by this user and closed to others (:func:`private_temp_dir`), never a shared, predictable one.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from headroom.errors import ConfigurationError
 
-__all__ = ["config_from_environment", "default_config_dir", "default_workspace_dir", "env_flag"]
+__all__ = [
+    "config_from_environment",
+    "default_config_dir",
+    "default_workspace_dir",
+    "env_flag",
+    "make_private_dir",
+    "private_temp_dir",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -111,3 +125,57 @@ def _check_proxy_only(env: os._Environ[str] | dict[str, str]) -> None:
     for name in ("HEADROOM_TELEMETRY", "HEADROOM_UPDATE_CHECK", "HEADROOM_BINARIES_OFFLINE", "HEADROOM_TLS_STRICT"):
         if name in env:
             env_flag(name)
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) with owner-only permissions (0700); return it.
+
+    Folders that already exist keep their permissions: a workspace the user chose may be shared
+    on purpose. Raises OSError when it cannot be created.
+    """
+    missing = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # created meanwhile by another process
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a directory")
+    return path
+
+
+def _is_private_dir(path: Path, uid: int) -> bool:
+    """True when ``path`` is a real folder (not a symlink) owned by ``uid`` that no one else may enter."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
+
+
+def private_temp_dir() -> Path:
+    """The per-user fallback workspace: ``<tmp>/headroom-<uid>``, created 0700 and checked to be this user's own.
+
+    If that name is taken by anything else (another user's folder, a symlink, a folder others can
+    enter), a new folder with an unpredictable name is made instead (``mkdtemp``, also 0700).
+    """
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: the temp directory is already per user
+        return make_private_dir(Path(tempfile.gettempdir()) / "headroom")
+    uid = getuid()
+    candidate = Path(tempfile.gettempdir()) / f"headroom-{uid}"
+    try:
+        candidate.mkdir(mode=0o700)
+        os.chmod(candidate, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=f"headroom-{uid}-"))
+    if _is_private_dir(candidate, uid):
+        return candidate
+    return Path(tempfile.mkdtemp(prefix=f"headroom-{uid}-"))

@@ -10,6 +10,7 @@ from typing import Any
 import headroom
 import pytest
 from headroom import metrics
+from headroom.ccr import CCRStore
 from headroom.config import CacheAlignerConfig, HeadroomConfig, HeadroomMode
 from headroom.conversation import cache_hints, prefix_freeze
 from headroom.pipeline import STAGES, run_pipeline
@@ -39,7 +40,7 @@ def _request(issues: list[dict[str, Any]], question: str = "What is issue #16 ab
 
 
 def _run(messages: list[dict[str, Any]], config: HeadroomConfig, mode: HeadroomMode = HeadroomMode.OPTIMIZE):
-    return run_pipeline(messages, model="gpt-4o", config=config, mode=mode, store=None)
+    return run_pipeline(messages, model="gpt-4o", config=config, mode=mode, store=CCRStore("sqlite://"))
 
 
 def test_the_input_is_never_mutated(issues: list[dict[str, Any]]) -> None:
