@@ -19,6 +19,7 @@ entry; entries of the last minute may exceed them further.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -153,6 +154,22 @@ class CCRStore:
         # Counts not written yet are written when the store is collected or the process exits
         # (multiprocessing's exit hook also runs in forked workers, where atexit does not).
         Finalize(self, flush_pending, args=(self.engine, self._sqlite, self._pending, os.getpid()), exitpriority=0)
+
+    def with_config(self, config: CCRConfig) -> CCRStore:
+        """This store (the same database, connections and pending counts) under other limits.
+
+        One process opens a store URL once; callers whose ``CCRConfig`` differs (a shorter TTL,
+        a smaller entry limit) get a view that applies their limits to what they write.
+        """
+        if config == self.config:
+            return self
+        view = copy.copy(self)
+        view.config = config
+        view._checked_once = False
+        view._unchecked_entries = view._unchecked_bytes = 0
+        view._check_every = max(1, min(64, config.max_entries // 16))
+        view._check_bytes = max(1, config.max_total_bytes // 16)
+        return view
 
     @property
     def shown_url(self) -> str:
@@ -635,7 +652,7 @@ def get_store(config: HeadroomConfig | None = None, store_url: str | None = None
     key = f"{os.getpid()}:{url}"
     store = _stores.get(key)
     if store is not None:
-        return store
+        return _with_limits(store, config)
     with _stores_lock:
         store = _stores.get(key)
         if store is not None:
@@ -650,4 +667,18 @@ def get_store(config: HeadroomConfig | None = None, store_url: str | None = None
             raise
         _failed.pop(key, None)
         _stores[key] = store
-    return store
+    return _with_limits(store, config)
+
+
+_views: dict[tuple[int, str], CCRStore] = {}
+
+
+def _with_limits(store: CCRStore, config: HeadroomConfig | None) -> CCRStore:
+    """``store`` under ``config``'s CCR limits (a view remembered per store and limits)."""
+    if config is None or config.ccr == store.config:
+        return store
+    key = (id(store), config.ccr.model_dump_json())
+    view = _views.get(key)
+    if view is None:
+        view = _views.setdefault(key, store.with_config(config.ccr))
+    return view

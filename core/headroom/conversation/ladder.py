@@ -24,6 +24,7 @@ from typing import Any
 
 from headroom.conversation.digest import make_digest
 from headroom.conversation.fit_markers import chunk_for_store, elision_marker, keys_for, retrieval_sentence
+from headroom.messages import tool_name_of
 from headroom.tokens import REPLY_PRIMING, TokenCounter
 
 __all__ = ["DIGEST", "ELIDED", "RAW", "OutputLadder", "Reshape", "Rung", "message_tokens"]
@@ -101,9 +102,7 @@ def _parts(given: dict[str, Any], original: dict[str, Any] | None, names: dict[s
 
     content = given.get("content")
     if given.get("role") in ("tool", "function"):
-        tool = names.get(str(given.get("tool_call_id", ""))) or (
-            given.get("name") if isinstance(given.get("name"), str) else None
-        )
+        tool = tool_name_of(given, names)
         if isinstance(content, str):
             add(("content",), tool)
         elif isinstance(content, list):

@@ -86,11 +86,12 @@ def run_pipeline(
     notes = validate_messages(messages)
     counter = get_counter(model)
     registry = ModelRegistry.for_config(config)
+    original = copy_messages(messages)  # refuses messages nested too deep or containing themselves
     aligner = config.cache_aligner
-    session_key = derive_session_id([system_head(m, aligner) for m in messages[:8]], session_id)
+    session_key = derive_session_id([system_head(m, aligner) for m in original[:8]], session_id)
     ctx = RequestContext(
-        original=copy_messages(messages),
-        messages=copy_messages(messages),
+        original=original,
+        messages=copy_messages(original),
         model=model,
         config=config,
         mode=mode,

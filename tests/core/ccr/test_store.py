@@ -307,3 +307,16 @@ def test_keep_alive_tells_whether_an_entry_is_there(store_url: str) -> None:
     assert store.keep_alive(key) and not store.keep_alive(headroom.ccr.ccr_key("never stored"))
     time.sleep(1.1)
     assert not store.keep_alive(key)
+
+
+def test_configs_with_other_limits_share_the_database_but_keep_their_limits(tmp_path: Path) -> None:
+    from headroom.errors import StoreError
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    roomy = get_store(HeadroomConfig(store_url=url))
+    small = get_store(HeadroomConfig(store_url=url, ccr=CCRConfig(max_entry_bytes=100)))
+    key = roomy.put("x" * 1_000)
+    assert small.get(key) == "x" * 1_000 and small.engine is roomy.engine
+    with pytest.raises(StoreError, match="max_entry_bytes=100"):
+        small.put("y" * 1_000)
+    assert get_store(HeadroomConfig(store_url=url)).config.max_entry_bytes == CCRConfig().max_entry_bytes
