@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import ENV as ENV_POSTGRES
+from tests.support.postgres import postgres_schema_url, postgres_url
+
+__all__ = ["postgres_schema_url", "postgres_url"]
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = (REPO.parent / "shared" / "corpus").resolve()
 SAMPLES = REPO / "core" / "headroom" / "samples"
@@ -28,12 +33,14 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_headroom_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_headroom_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Keep every test's store and config away from the user's ~/.headroom."""
     home = tmp_path_factory.mktemp("headroom-home")
     monkeypatch.setenv("HEADROOM_WORKSPACE_DIR", str(home))
     monkeypatch.setenv("HEADROOM_CONFIG_DIR", str(home / "config"))
     for name in list(os.environ):
-        if name.startswith("HEADROOM_") and name not in ("HEADROOM_WORKSPACE_DIR", "HEADROOM_CONFIG_DIR"):
+        if name.startswith("HEADROOM_") and name not in ("HEADROOM_WORKSPACE_DIR", "HEADROOM_CONFIG_DIR", ENV_POSTGRES):
             monkeypatch.delenv(name, raising=False)
     yield

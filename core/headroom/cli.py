@@ -111,8 +111,14 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
     store = get_store(HeadroomConfig(), args.store_url)
     stats = store.stats()
-    client, _rows = persisted_totals(store)
-    proxy_totals = stored_totals(store.engine)
+    try:
+        client, _rows = persisted_totals(store)
+        proxy_totals = stored_totals(store.engine)
+    except Exception as exc:  # the store opened but cannot be read: one sentence, not a traceback
+        from headroom.ccr.engine import describe_error
+        from headroom.errors import StoreError
+
+        raise StoreError(f"cannot read the Headroom store {store.shown_url}: {describe_error(exc)}") from None
     proxy = stats_json(proxy_totals) if proxy_totals else None
     if args.json:
         print(json.dumps({**stats, "client": client, "proxy": proxy, "process_counters": metrics.snapshot()}))

@@ -39,8 +39,11 @@ By default the bundled samples are used; --corpus ../shared/corpus runs the full
 The CCR store is a temporary SQLite file (your own store is not touched). --strict exits
 with status 1 when a target is lost, a file errors or a benchmark goal is unmet.
 
---session runs the multi-turn agent session benchmark instead (per-turn tokens and
-compression time of a 20-turn agent loop over the full corpus)."""
+--session runs the multi-turn session benchmarks instead: per-turn tokens and compression
+time of a 20-turn agent loop over the full corpus, then what a 24-turn session of real API
+listings costs with the provider's prompt-cache prices (--cost-model, --window), sent raw and
+in token and cache mode, with the number of prefix rewrites (the bundled samples give an 8-turn
+session)."""
 
 
 def _positive_int(text: str) -> int:
@@ -89,6 +92,17 @@ def add_bench_parser(subparsers: Any) -> None:
         help="run the multi-turn agent session benchmark instead (needs the full corpus)",
     )
     p.add_argument("--turns", type=int, default=20, help="turns of the session benchmark (default: 20)")
+    p.add_argument(
+        "--cost-model",
+        default="claude-sonnet-4-5",
+        help="model whose prices and prompt cache bill the session-cost replay (default: claude-sonnet-4-5)",
+    )
+    p.add_argument(
+        "--window",
+        type=_positive_int,
+        default=128_000,
+        help="context window of the session-cost replay in tokens (default: 128000)",
+    )
     p.set_defaults(func=run_bench)
 
 
@@ -104,17 +118,44 @@ def _run_session(corpus: Path, turns: int, as_json: bool) -> Any:
     return report.format_table() if hasattr(report, "format_table") else str(report)
 
 
+def _run_session_cost(directory: Path, args: argparse.Namespace) -> Any:
+    """The session-cost replay (raw, token mode, cache mode): a dict for ``--json``, else its table."""
+    import dataclasses
+
+    from headroom.models import ModelRegistry
+    from headroom.session_bench import build_records_session, records_session_files
+    from headroom.session_cost import format_session_costs, session_costs
+
+    files = records_session_files(directory / "json")
+    if not files:
+        raise ValueError(f"no API listings under {directory / 'json'}")
+    session = build_records_session(files, 24 if len(files) >= 24 else 2 * len(files))
+    costs = session_costs(session, model=args.cost_model, window=args.window)
+    if args.json:
+        return [{"label": c.label, "usd": c.usd, "rewrites": c.rewrites, **dataclasses.asdict(c)} for c in costs]
+    return format_session_costs(costs, model=args.cost_model, window=args.window, registry=ModelRegistry())
+
+
 def _session_main(directory: Path, args: argparse.Namespace) -> int:
+    out: dict[str, Any] = {"corpus": str(directory)}
+    texts = []
     try:
-        session = _run_session(directory, args.turns, args.json)
+        out["session"] = _run_session(directory, args.turns, args.json)
+        texts.append(str(out["session"]))
     except (OSError, ValueError, KeyError, IndexError) as exc:
         print(
-            f"headroom bench: the session benchmark could not run on {directory} ({type(exc).__name__}: {exc}); "
-            "it needs the full corpus: --corpus ../shared/corpus",
+            f"headroom bench: the agent-loop timing benchmark needs the full corpus (--corpus ../shared/corpus); "
+            f"skipped on {directory} ({type(exc).__name__}: {exc})",
             file=sys.stderr,
         )
+    try:
+        out["session_cost"] = _run_session_cost(directory, args)
+        texts.append(str(out["session_cost"]))
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        print(f"headroom bench: the session-cost replay could not run on {directory} ({exc})", file=sys.stderr)
+    if len(out) == 1:
         return 1
-    print(json.dumps({"corpus": str(directory), "session": session}, indent=2) if args.json else session)
+    print(json.dumps(out, indent=2) if args.json else "\n\n".join(texts))
     return 0
 
 

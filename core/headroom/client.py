@@ -48,6 +48,7 @@ __all__ = ["METRICS_SOURCE", "HeadroomClient", "RequestRecord", "SimulationResul
 
 log = logging.getLogger("headroom.client")
 
+
 @dataclass
 class _Prepared:
     config: HeadroomConfig

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from headroom.ccr.store import get_store
+from headroom import metrics
+from headroom.ccr.store import CCRStore, get_store
 from headroom.config import HeadroomConfig, HeadroomMode, parse_mode
-from headroom.errors import InvalidArgumentError
+from headroom.errors import HeadroomError, InvalidArgumentError
 from headroom.pipeline import run_pipeline
 from headroom.result import CompressResult
 
 __all__ = ["compress", "retrieve"]
+
+log = logging.getLogger("headroom")
+_reported: set[str] = set()
 
 
 def compress(
@@ -25,7 +30,9 @@ def compress(
 ) -> CompressResult:
     """Compress a list of OpenAI-format chat messages for ``model``.
 
-    The input list is never mutated. ``mode`` defaults to ``optimize`` here (a caller of
+    The input list is never mutated. When the CCR store cannot be opened, compression fails
+    open: only lossless re-encodings run (nothing is dropped that could not be retrieved), and
+    the failure is counted (``errors.store.unavailable``) and logged once. ``mode`` defaults to ``optimize`` here (a caller of
     compress() wants the compressed messages); pass ``"audit"`` to only measure, or
     ``"simulate"`` for the plan without writing to the store. ``query`` overrides the
     question used for relevance (by default each tool output is judged against the user
@@ -53,15 +60,34 @@ def compress(
         chosen = cfg.default_mode
     else:
         chosen = parse_mode(mode) if mode is not None else HeadroomMode.OPTIMIZE
-    store = get_store(cfg) if cfg.ccr.enabled else None
+    store = None
+    if cfg.ccr.enabled:
+        store = _open_store(cfg)
+        if store is None:  # nothing may be dropped that could not be retrieved: lossless only
+            cfg = cfg.model_copy(update={"ccr": cfg.ccr.model_copy(update={"enabled": False})})
     return run_pipeline(messages, model=model, config=cfg, mode=chosen, query=query, store=store, session_id=session_id)
+
+
+def _open_store(config: HeadroomConfig) -> CCRStore | None:
+    """The CCR store of ``config``, or None when it cannot be opened (counted; logged once per reason)."""
+    try:
+        return get_store(config)
+    except HeadroomError as exc:
+        metrics.increment("errors.store.unavailable")
+        message = str(exc)
+        if message not in _reported:
+            _reported.add(message)
+            log.error("%s; compressing without it (lossless only, nothing dropped)", message)
+        return None
 
 
 def retrieve(key: str, *, store_url: str | None = None, config: HeadroomConfig | None = None) -> str:
     """The original content stored under a CCR ``key``, byte for byte.
 
-    Raises :class:`headroom.errors.RetrievalError` when the key is unknown or expired.
+    Raises :class:`headroom.errors.RetrievalError` when the key is unknown or expired, and
+    :class:`headroom.errors.StoreError` when the store cannot be opened or read.
     """
     if not isinstance(key, str) or not key.strip():
-        raise InvalidArgumentError(f"key must be a non-empty CCR key string, got {key!r}")
+        got = "an empty string" if isinstance(key, str) else type(key).__name__
+        raise InvalidArgumentError(f"key must be a CCR key string such as hr_0123456789abcdef, got {got}")
     return get_store(config, store_url).get(key)

@@ -202,13 +202,6 @@ class PrefixFreezeConfig(_Model):
     min_frozen_messages: int = Field(
         1, ge=0, description="Freeze only when at least this many messages were sent before."
     )
-    refit_free_fraction: float = Field(
-        0.25,
-        ge=0,
-        lt=1,
-        description="When cache mode must drop turns to fit the window, free this fraction of it, so the "
-        "following requests append to an unchanged prefix instead of cutting it again every turn.",
-    )
 
 
 class ToolProfile(_Model):
@@ -265,7 +258,20 @@ class HeadroomConfig(_Model):
     optimization_mode: OptimizationMode = Field(
         "token", description="token (rewrite for savings) or cache (freeze sent turns)."
     )
-    keep_turns: int = Field(2, ge=0, description="The last N user turns are never dropped by context fitting.")
+    keep_turns: int = Field(
+        0,
+        ge=0,
+        description="The last N user turns are sent uncompressed, unless they alone cannot fit the window "
+        "(then they are compressed and the result's notes say so). 0: every turn's tool outputs are compressed.",
+    )
+    compaction_low_water: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="When a conversation overflows the window (minus output_buffer_tokens), it is compacted "
+        "once to this fraction of the window, so the following turns append to an unchanged, cached prefix "
+        "until it overflows again. Lower: fewer compactions and cheaper turns, older turns kept in less detail.",
+    )
     tool_profiles: dict[str, ToolProfile] = Field(default_factory=dict, description="Per-tool compression settings.")
     protect_tool_results: list[str] = Field(
         default_factory=list, description="Tools whose results are never compressed lossily."

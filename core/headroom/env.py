@@ -5,11 +5,18 @@ Variables that configure the pipeline are mapped to HeadroomConfig fields
 and validated only when the proxy starts (:func:`proxy_settings_from_environment`), so a library
 user's ``HeadroomConfig()`` never fails on them. The reference's telemetry and download variables
 are validated and otherwise have no effect (this library sends no telemetry, downloads nothing).
+
+The workspace holds users' tool outputs (the CCR store), so what Headroom creates there is the
+owner's alone: folders 0700, files 0600 (:func:`make_private_dir`). When the workspace cannot be
+written (a read-only HOME), the fallback is a per-user folder in the temp directory that must be
+owned by this user and closed to others (:func:`private_temp_dir`), never a shared, predictable one.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,8 @@ __all__ = [
     "default_config_dir",
     "default_workspace_dir",
     "env_flag",
+    "make_private_dir",
+    "private_temp_dir",
     "proxy_settings_from_environment",
 ]
 
@@ -182,3 +191,57 @@ def _dollars(name: str, raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigurationError(name, raw, "a positive number of US dollars")
     return value
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) with owner-only permissions (0700); return it.
+
+    Folders that already exist keep their permissions: a workspace the user chose may be shared
+    on purpose. Raises OSError when it cannot be created.
+    """
+    missing = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # created meanwhile by another process
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a directory")
+    return path
+
+
+def _is_private_dir(path: Path, uid: int) -> bool:
+    """True when ``path`` is a real folder (not a symlink) owned by ``uid`` that no one else may enter."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
+
+
+def private_temp_dir() -> Path:
+    """The per-user fallback workspace: ``<tmp>/headroom-<uid>``, created 0700 and checked to be this user's own.
+
+    If that name is taken by anything else (another user's folder, a symlink, a folder others can
+    enter), a new folder with an unpredictable name is made instead (``mkdtemp``, also 0700).
+    """
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: the temp directory is already per user
+        return make_private_dir(Path(tempfile.gettempdir()) / "headroom")
+    uid = getuid()
+    candidate = Path(tempfile.gettempdir()) / f"headroom-{uid}"
+    try:
+        candidate.mkdir(mode=0o700)
+        os.chmod(candidate, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=f"headroom-{uid}-"))
+    if _is_private_dir(candidate, uid):
+        return candidate
+    return Path(tempfile.mkdtemp(prefix=f"headroom-{uid}-"))

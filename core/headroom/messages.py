@@ -16,12 +16,14 @@ from headroom.errors import InvalidArgumentError
 
 __all__ = [
     "KNOWN_ROLES",
+    "MAX_NESTING",
     "TextSlot",
     "copy_messages",
     "iter_text_slots",
     "last_user_index",
     "message_text",
     "question_for",
+    "tool_name_of",
     "tool_names_by_call_id",
     "validate_messages",
 ]
@@ -53,31 +55,98 @@ def validate_messages(messages: object) -> list[str]:
     return notes
 
 
+MAX_NESTING = 100
+"""How deeply a message may nest dicts and lists. Chat messages nest a few levels (content parts,
+tool calls, a tool's JSON input); far deeper data, or data that contains itself, cannot be sent
+as JSON and is refused with InvalidArgumentError before any work (it would otherwise exhaust
+Python's recursion limit inside the pipeline)."""
+
+
 def copy_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A deep copy, so the caller's list is never mutated.
 
     Dicts and lists are copied; strings, numbers and other immutable leaves are shared. Anything
-    else (an SDK object a caller left in a message) goes through ``copy.deepcopy``.
+    else (an SDK object a caller left in a message) goes through ``copy.deepcopy``. A message
+    nested deeper than :data:`MAX_NESTING` levels, or containing itself, raises
+    :class:`InvalidArgumentError` naming it.
     """
-    return [_copy(m) for m in messages]
+    out = []
+    for i, message in enumerate(messages):
+        try:
+            out.append(_copy(message, MAX_NESTING))
+        except (_TooDeep, RecursionError):
+            raise InvalidArgumentError(_nesting_problem(i, message)) from None
+    return out
+
+
+class _TooDeep(Exception):
+    pass
 
 
 _LEAVES = frozenset({str, int, float, bool, bytes, tuple, type(None)})
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: Any, depth: int) -> Any:
     kind = type(value)
     if kind in _LEAVES:
         return value
-    if kind is dict:
-        return {k: _copy(v) for k, v in value.items()}
+    if depth <= 0:
+        raise _TooDeep
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: _copy(v, depth - 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [_copy(v, depth - 1) for v in value]
     if value is None or isinstance(value, (str, int, float, bool, bytes, tuple)):
         return value
     return copy.deepcopy(value)
+
+
+def _nesting_problem(index: int, message: Any) -> str:
+    """Why ``messages[index]`` cannot be copied: where it contains itself, or that it nests too deeply."""
+    where = _self_reference(message)
+    if where is not None:
+        return (
+            f"messages[{index}] contains itself (at messages[{index}]{where}); "
+            "messages must be JSON-like data (dicts, lists, strings, numbers)"
+        )
+    return (
+        f"messages[{index}] is nested more than {MAX_NESTING} levels deep; "
+        f"Headroom accepts messages nested at most {MAX_NESTING} levels"
+    )
+
+
+def _self_reference(value: Any) -> str | None:
+    """The path of the first dict or list inside ``value`` that is its own ancestor, else None.
+
+    An iterative depth-first walk (the data may be nested too deeply to recurse), visiting each
+    container once.
+    """
+    on_path: set[int] = set()
+    done: set[int] = set()
+    # (entering?, value, step from the parent, the parent's stack entry) - a parent chain builds the path.
+    stack: list[tuple[bool, Any, Any, Any]] = [(True, value, None, None)]
+    while stack:
+        entry = stack.pop()
+        entering, node, _step, _parent = entry
+        if not entering:
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in on_path:
+            steps = []
+            while entry is not None and entry[2] is not None:
+                steps.append(f"[{entry[2]!r}]")
+                entry = entry[3]
+            return "".join(reversed(steps[:20])) + ("..." if len(steps) > 20 else "")
+        if id(node) in done:
+            continue
+        on_path.add(id(node))
+        stack.append((False, node, None, None))
+        children = node.items() if isinstance(node, dict) else enumerate(node)
+        for step, child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((True, child, step, entry))
+    return None
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -145,7 +214,7 @@ def iter_text_slots(messages: list[dict[str, Any]], roles: frozenset[str]) -> It
         role = m.get("role")
         if role not in roles:
             continue
-        tool_name = names.get(str(m.get("tool_call_id", ""))) or m.get("name") if role in ("tool", "function") else None
+        tool_name = tool_name_of(m, names) if role in ("tool", "function") else None
         content = m.get("content")
         if isinstance(content, str):
             yield TextSlot(i, content, tool_name, ("content",))
@@ -164,6 +233,18 @@ def iter_text_slots(messages: list[dict[str, Any]], roles: frozenset[str]) -> It
                         for k, sub in enumerate(inner):
                             if isinstance(sub, dict) and isinstance(sub.get("text"), str):
                                 yield TextSlot(i, sub["text"], result_tool, ("content", j, "content", k, "text"))
+
+
+def tool_name_of(message: dict[str, Any], names: dict[str, str]) -> str | None:
+    """The tool a tool/function message answers: by its call id, else its own ``name`` when that is a string.
+
+    A ``name`` of another type names no tool (no profile applies); the message is still compressed.
+    """
+    by_call = names.get(str(message.get("tool_call_id", "")))
+    if by_call:
+        return by_call
+    name = message.get("name")
+    return name if isinstance(name, str) and name else None
 
 
 def _is_tool_result_only(message: dict[str, Any]) -> bool:

@@ -26,15 +26,25 @@ log = logging.getLogger("headroom.models")
 
 @dataclass(frozen=True)
 class Pricing:
-    """US dollars per million tokens."""
+    """US dollars per million tokens.
+
+    ``cached_input`` is what a prompt-cache read costs (Anthropic: 0.1x input; OpenAI: its cached
+    input price), ``cache_write`` what writing a prefix to the cache costs (Anthropic: 1.25x input
+    for the 5-minute cache; OpenAI caches for free, so a write costs the input price).
+    """
 
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
 
     @property
     def cached_input_or_input(self) -> float:
         return self.input if self.cached_input is None else self.cached_input
+
+    @property
+    def cache_write_or_input(self) -> float:
+        return self.input if self.cache_write is None else self.cache_write
 
 
 @dataclass(frozen=True)
@@ -49,9 +59,9 @@ class ModelInfo:
     """True when the facts come from the naming pattern, not from a table."""
 
 
-_OPUS = Pricing(15.0, 75.0, 1.5)
-_SONNET = Pricing(3.0, 15.0, 0.3)
-_HAIKU = Pricing(0.8, 4.0, 0.08)
+_OPUS = Pricing(15.0, 75.0, 1.5, 18.75)
+_SONNET = Pricing(3.0, 15.0, 0.3, 3.75)
+_HAIKU = Pricing(0.8, 4.0, 0.08, 1.0)
 _GPT4O = Pricing(2.5, 10.0, 1.25)
 _GPT4O_MINI = Pricing(0.15, 0.6, 0.075)
 _REASONING = Pricing(15.0, 60.0, 7.5)
@@ -79,7 +89,7 @@ _BUILTIN: dict[str, tuple[str, int, Pricing | None]] = {
     "claude-sonnet-4-20250514": ("anthropic", 200_000, _SONNET),
     "claude-opus-4-20250514": ("anthropic", 200_000, _OPUS),
     "claude-sonnet-4-5": ("anthropic", 200_000, _SONNET),
-    "claude-haiku-4-5": ("anthropic", 200_000, Pricing(1.0, 5.0, 0.1)),
+    "claude-haiku-4-5": ("anthropic", 200_000, Pricing(1.0, 5.0, 0.1, 1.25)),
     "claude-opus-4-1": ("anthropic", 200_000, _OPUS),
 }
 
@@ -191,12 +201,13 @@ class ModelRegistry:
                         float(price["input"]),
                         float(price["output"]),
                         None if price.get("cached_input") is None else float(price["cached_input"]),
+                        None if price.get("cache_write") is None else float(price["cache_write"]),
                     )
                 except (KeyError, TypeError, ValueError):
                     raise ConfigurationError(
                         f"models.{provider}.pricing.{name}",
                         price,
-                        "an object with numeric input, output[, cached_input]",
+                        "an object with numeric input, output[, cached_input, cache_write]",
                     ) from None
                 self._set(name, provider, pricing=pricing)
 
@@ -228,6 +239,21 @@ class ModelRegistry:
 
     def context_window(self, model: str) -> int:
         return self.get(model).context_window
+
+    def cache_prices(self, model: str) -> tuple[float, float, float] | None:
+        """(input, cache read, cache write) in US dollars per million tokens, or None when unpriced.
+
+        Anthropic bills a cache read at 0.1x and a cache write at 1.25x the input price unless the
+        table says otherwise; OpenAI reads at its cached-input price and writes for nothing extra.
+        """
+        info = self.get(model)
+        pricing = info.pricing
+        if pricing is None:
+            return None
+        anthropic = info.provider == "anthropic"
+        read = pricing.cached_input if pricing.cached_input is not None else (0.1 if anthropic else 1.0) * pricing.input
+        write = pricing.cache_write if pricing.cache_write is not None else (1.25 if anthropic else 1.0) * pricing.input
+        return pricing.input, read, write
 
     def cost(self, model: str, input_tokens: int, output_tokens: int = 0, cached_input_tokens: int = 0) -> float | None:
         """US dollars for a call, or None when the model has no known price."""

@@ -28,7 +28,9 @@ __all__ = [
     "SessionTurn",
     "SessionTurnRow",
     "build_agent_session",
+    "build_records_session",
     "conversation_until",
+    "records_session_files",
     "run_session_bench",
 ]
 
@@ -230,6 +232,83 @@ def build_agent_session(corpus_dir: Path, turns: int = 20, *, targeted_last: int
     """
     builder = _Builder(Path(corpus_dir))
     return [builder.turn(n, targeted=n >= turns - targeted_last) for n in range(turns)]
+
+
+_ASKABLE = ("state", "conclusion", "status", "type", "login", "name", "event", "author_association", "language")
+
+
+def records_session_files(json_dir: Path, count: int = 24) -> list[Path]:
+    """The ``count`` largest API responses of ``json_dir`` that list records (arrays of at least 5 objects)."""
+    found = []
+    for path in sorted(Path(json_dir).glob("*.json")):
+        body = json.loads(path.read_text(encoding="utf-8"))["body"]
+        if len(_items(body)) >= 5:
+            found.append((-len(json.dumps(body, indent=2)), path.name, path))
+    return [p for _, _, p in sorted(found)[:count]]
+
+
+def _record_identifier(item: dict[str, Any]) -> tuple[str, str]:
+    """An identifier of a record: its number, sha or id, else one of a nested object (a contributor's author), else a login."""
+    key, value = _identifier(item)
+    if value:
+        return key, value
+    for inner in item.values():
+        if isinstance(inner, dict):
+            key, value = _identifier(inner)
+            if value:
+                return key, value
+    for name, inner in item.items():
+        if name.endswith("login") and isinstance(inner, str) and inner:
+            return "login", inner
+    return "", ""
+
+
+def _askable(item: dict[str, Any]) -> list[str]:
+    return [k for k in _ASKABLE if isinstance(item.get(k), (str, int, bool)) and len(json.dumps(item[k])) <= 60]
+
+
+def build_records_session(json_files: list[Path], turns: int = 24) -> list[SessionTurn]:
+    """An agent session over real API responses: each turn lists one resource and asks about two of its records.
+
+    Every question names two records by their identifier (a number, a sha or an id) and asks for
+    fields they hold; the tool output is the whole response (pretty-printed, as APIs return it);
+    the answer is short and repeats no value, so what the model can still see of a record is what
+    the prompt keeps of the tool output. ``needles`` are the two identifiers.
+    """
+    builder = _Builder(Path("."))
+    out: list[SessionTurn] = []
+    for t in range(turns):
+        path = json_files[t % len(json_files)]
+        body = json.loads(path.read_text(encoding="utf-8"))["body"]
+        items = _items(body)
+        n = len(items)
+        labels: list[str] = []
+        needles: list[str] = []
+        asked: list[str] = []
+        for start in ((t * 7 + 3 + t // len(json_files)) % n, (t * 11 + n // 2) % n):
+            for i in [*range(start, n), *range(start)]:
+                key, value = _record_identifier(items[i])
+                if value and value not in needles:
+                    labels.append(f"#{value}" if key == "number" else f"the {key.replace('_', ' ')} {value}")
+                    needles.append(value)
+                    asked += [k for k in _askable(items[i]) if k not in asked]
+                    break
+        resource = path.name.rsplit(".", 2)[0]
+        fields = " and ".join(asked[:2]) or "details"
+        verb = "is" if len(asked) == 1 else "are"
+        question = f"In the {resource} listing, what {verb} the {fields} of {' and '.join(labels)}?"
+        call = builder.call("github_api", {"resource": resource})
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": json.dumps(body, indent=2)},
+        ]
+        answer = {
+            "role": "assistant",
+            "content": f"Both records are in the {resource} listing; their {fields} are above.",
+        }
+        out.append(SessionTurn(question, tuple(needles), tuple(messages), answer))
+    return out
 
 
 def conversation_until(session: list[SessionTurn], turn: int, *, system: str = SYSTEM_PROMPT) -> list[dict[str, Any]]:

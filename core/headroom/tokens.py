@@ -1,8 +1,10 @@
 """Token counting: exact with tiktoken where a public tokenizer exists, a documented estimate elsewhere.
 
 Encodings are resolved offline and never downloaded: first ``TIKTOKEN_CACHE_DIR`` (tiktoken's
-own cache convention), then the copies bundled with Headroom, then llama-index-core's. When no
-file is found the counter says so once in the log and estimates.
+own cache convention), then the copies bundled with Headroom, then llama-index-core's. The file
+is read where it lies (nothing is copied or written, no environment variable is set), so token
+counting works in a read-only or stateless process. When no file is found the counter says so
+once in the log and estimates.
 
 Which tokenizer:
 - ``o200k_base``: gpt-4o, gpt-4.1, gpt-5, o1/o3/o4 and their dated or fine-tuned variants.
@@ -13,20 +15,27 @@ Which tokenizer:
 - No encoding file at all: ``ceil(utf8_bytes / 3.6)`` (a typical bytes-per-token ratio for
   code and JSON under o200k).
 
-Counts are cached by content hash, so re-counting an agent's history costs a dictionary lookup.
+Counting never raises for content: a text tiktoken cannot encode (its Rust core panics on some
+pathological inputs) is counted by the byte estimate, logged once and counted under the metric
+``errors.tokens.encoder``. Counts are cached by content hash, so re-counting an agent's history
+costs a dictionary lookup.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import math
 import os
 import re
 import threading
+import types
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from headroom import metrics
 
 __all__ = ["TokenCounter", "count_message_tokens", "count_tokens", "encoding_name_for", "get_counter"]
 
@@ -44,7 +53,10 @@ MESSAGE_OVERHEAD = 3
 REPLY_PRIMING = 3
 
 _LONG_RUN_LEN = 512
-_LONG_RUN = re.compile(r"[^\W\d_]{512,}|[^\w\s]{512,}|\d{512,}")
+# Runs of letters, symbols, digits or horizontal whitespace this long are counted in pieces: BPE is
+# quadratic inside one pre-token, and tiktoken's split pattern overflows its regex stack (a panic)
+# on about a million spaces in a row.
+_LONG_RUN = re.compile(r"[^\W\d_]{512,}|[^\w\s]{512,}|\d{512,}|[^\S\r\n]{512,}")
 
 _encodings: dict[str, Any] = {}
 _missing: set[str] = set()
@@ -86,6 +98,43 @@ def _find_file(encoding: str) -> Path | None:
     return None
 
 
+def _read_ranks(path: Path, expected_hash: str | None) -> dict[bytes, int]:
+    """The BPE ranks of a ``.tiktoken`` file (one ``base64-token rank`` pair a line), read in place.
+
+    tiktoken's own loader reads through its download cache and writes a copy there, so Headroom
+    parses the file itself: nothing is copied, nothing written, no environment variable touched.
+    """
+    data = path.read_bytes()
+    if expected_hash and hashlib.sha256(data).hexdigest() != expected_hash:
+        raise ValueError(f"{path} does not match tiktoken's published sha256 {expected_hash}")
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def _encoding_spec(encoding: str, path: Path) -> dict[str, Any]:
+    """tiktoken's definition of ``encoding`` (split pattern, special tokens) with the ranks read from ``path``.
+
+    The definition is tiktoken's own constructor, run with :func:`_read_ranks` in place of its
+    downloading loader (a copy of the function with other globals: nothing shared is patched).
+    """
+    import tiktoken_ext.openai_public as public
+
+    constructor = getattr(public, encoding)
+    if "load_tiktoken_bpe" not in constructor.__code__.co_names:
+        raise RuntimeError(f"this tiktoken's {encoding}() no longer reads its ranks with load_tiktoken_bpe")
+
+    def bundled_ranks(_url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        return _read_ranks(path, expected_hash)
+
+    scope = {**vars(public), "load_tiktoken_bpe": bundled_ranks}
+    spec: dict[str, Any] = types.FunctionType(constructor.__code__, scope, encoding)()
+    return spec
+
+
 def _load_encoding(encoding: str) -> Any | None:
     """The tiktoken Encoding, built from a local file only; None (logged once) if there is none."""
     if encoding in _encodings:
@@ -103,33 +152,34 @@ def _load_encoding(encoding: str) -> Any | None:
             )
             return None
         import tiktoken
-        import tiktoken_ext.openai_public as public
 
-        # tiktoken's constructors read through its cache; point it at the directory holding the
-        # file under its sha1 name, or at a private copy named that way, for this one load.
-        cache_dir = path.parent
-        expected = cache_dir / hashlib.sha1(_URLS[encoding].encode()).hexdigest()
-        if not expected.is_file():
-            import tempfile
-
-            cache_dir = Path(tempfile.mkdtemp(prefix="headroom-tiktoken-"))
-            (cache_dir / expected.name).write_bytes(path.read_bytes())
-        previous = os.environ.get("TIKTOKEN_CACHE_DIR")
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
         try:
-            spec = getattr(public, encoding)()
-            enc = tiktoken.Encoding(**spec)
-        except Exception as exc:  # a corrupt file: estimate rather than fail
+            enc = tiktoken.Encoding(**_encoding_spec(encoding, path))
+        except Exception as exc:  # a corrupt file or an unexpected tiktoken: estimate rather than fail
             _missing.add(encoding)
             log.warning("could not load %s from %s (%s); token counts are estimates", encoding, path, exc)
             return None
-        finally:
-            if previous is None:
-                os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-            else:
-                os.environ["TIKTOKEN_CACHE_DIR"] = previous
         _encodings[encoding] = enc
         return enc
+
+
+_encoder_failed = False
+
+
+def _estimate_after_failure(text: str, exc: BaseException) -> int:
+    """The byte estimate of a text tiktoken could not encode; the first failure is logged, each counted."""
+    global _encoder_failed
+    metrics.increment("errors.tokens.encoder")
+    if not _encoder_failed:
+        _encoder_failed = True
+        log.warning(
+            "tiktoken failed on a text of %d characters (%s: %s); such texts are counted as bytes / %.1f",
+            len(text),
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+            _BYTES_PER_TOKEN,
+        )
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / _BYTES_PER_TOKEN)
 
 
 class TokenCounter:
@@ -198,9 +248,14 @@ class TokenCounter:
         if not text or self._enc is None:
             return 0
         try:
-            return len(self._enc.encode_ordinary(text))
-        except (UnicodeEncodeError, ValueError):
-            return len(self._enc.encode_ordinary(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")))
+            try:
+                return len(self._enc.encode_ordinary(text))
+            except (UnicodeEncodeError, ValueError):
+                return len(self._enc.encode_ordinary(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # tiktoken's Rust core can panic (pyo3's PanicException is a BaseException)
+            return _estimate_after_failure(text, exc)
 
     def count_messages(self, messages: list[dict[str, Any]]) -> int:
         """Tokens of a chat request: contents, tool calls and the chat format's framing."""

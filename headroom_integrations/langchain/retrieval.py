@@ -201,7 +201,7 @@ def start_rounds(prepared: CompressedMessages, *, expose: bool = False) -> Retri
         store = headroom.get_store(cfg)
         keys = prepared.result.ccr_keys if prepared.elided and prepared.result else ()
         if not keys:
-            keys = referenced_keys(to_openai_messages(prepared.messages), store)
+            keys = referenced_keys(_convertible(prepared.messages), store)
     except HeadroomError:
         metrics.increment("errors.langchain.store")
         log.warning("CCR store unavailable; headroom_retrieve is not offered", exc_info=True)
@@ -209,6 +209,35 @@ def start_rounds(prepared: CompressedMessages, *, expose: bool = False) -> Retri
     if keys:
         rounds.store, rounds.offered = store, True
     return rounds
+
+
+def _convertible(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """OpenAI-format dicts of the messages LangChain can convert; the others are searched for markers as text.
+
+    ``convert_to_openai_messages`` raises (KeyError, ...) on content it does not understand, such
+    as a content part without ``type``; such a message still counts for the keys its text names.
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        try:
+            out.extend(to_openai_messages([message]))
+        except Exception:  # LangChain's converter: the message is read as text instead
+            metrics.increment("errors.langchain.convert")
+            log.warning("LangChain could not convert a %s message; its markers are read from its text", message.type)
+            out.append({"role": "user", "content": _raw_text(message.content)})
+    return out
+
+
+def _raw_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, (str, dict))
+        )
+    return ""
 
 
 def note_retrieve_indexes(chunk: AIMessageChunk, indexes: set[Any]) -> None:

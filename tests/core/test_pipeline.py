@@ -10,9 +10,12 @@ from typing import Any
 import headroom
 import pytest
 from headroom import metrics
+from headroom.ccr import CCRStore
 from headroom.config import CacheAlignerConfig, HeadroomConfig, HeadroomMode
-from headroom.conversation import cache_aligner, cache_hints, fitting, prefix_freeze
-from headroom.pipeline import run_pipeline
+from headroom.conversation import cache_hints, prefix_freeze
+from headroom.pipeline import STAGES, run_pipeline
+from headroom.pipeline.stages import alignment, cache_observation
+from headroom.pipeline.stages import fitting as fitting_stage
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +40,7 @@ def _request(issues: list[dict[str, Any]], question: str = "What is issue #16 ab
 
 
 def _run(messages: list[dict[str, Any]], config: HeadroomConfig, mode: HeadroomMode = HeadroomMode.OPTIMIZE):
-    return run_pipeline(messages, model="gpt-4o", config=config, mode=mode, store=None)
+    return run_pipeline(messages, model="gpt-4o", config=config, mode=mode, store=CCRStore("sqlite://"))
 
 
 def test_the_input_is_never_mutated(issues: list[dict[str, Any]]) -> None:
@@ -51,7 +54,7 @@ def test_a_failing_fitting_stage_fails_open(issues: list[dict[str, Any]], monkey
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(fitting, "fit_to_window", broken)
+    monkeypatch.setattr(fitting_stage, "fit_to_window", broken)
     before = metrics.snapshot().get("errors.pipeline.fitting", 0)
     result = _run(_request(issues), HeadroomConfig())
     assert result.errors == 1 and any("fitting error" in n for n in result.passthrough_reasons)
@@ -65,7 +68,7 @@ def test_a_failing_aligner_leaves_the_system_prompt(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("bad pattern")
 
-    monkeypatch.setattr(cache_aligner, "align_system_messages", broken)
+    monkeypatch.setattr(alignment, "align_system_messages", broken)
     request = _request(issues)
     result = _run(request, HeadroomConfig(cache_aligner=CacheAlignerConfig(enabled=True)))
     assert result.messages[0] == request[0] and result.errors == 1
@@ -77,9 +80,22 @@ def test_a_failing_cache_estimate_reports_zero_cached_tokens(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("state")
 
-    monkeypatch.setattr(cache_hints, "observe_request", broken)
+    monkeypatch.setattr(cache_observation, "observe_request", broken)
     result = _run(_request(issues), HeadroomConfig())
     assert result.cached_tokens == 0 and result.errors == 1
+
+
+def test_the_stage_order_is_declared_in_one_place() -> None:
+    assert [type(s).__name__ for s in STAGES] == [
+        "FrozenPrefixLookup",
+        "CacheAlignment",
+        "ContentCompression",
+        "Extensions",
+        "FrozenPrefixReplay",
+        "ContextFitting",
+        "CacheHints",
+        "CacheObservation",
+    ]
 
 
 def test_stages_run_in_order_and_are_reported(issues: list[dict[str, Any]]) -> None:

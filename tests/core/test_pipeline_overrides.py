@@ -12,7 +12,7 @@ import pytest
 from headroom.ccr.store import get_store
 from headroom.config import HeadroomConfig
 from headroom.conversation import cache_hints, prefix_freeze
-from headroom.conversation.fitting import MARKER_PREFIX
+from headroom.conversation.fit_markers import MARKER_PREFIX
 from headroom.errors import ConfigurationError
 from headroom.tokens import get_counter
 
@@ -54,11 +54,11 @@ def _repo_request(repos: str, tool: str = "search_repos") -> list[dict[str, Any]
     ]
 
 
-def _log_conversation(log_lines: list[str], turns: int = 6) -> list[dict[str, Any]]:
+def _log_conversation(log_lines: list[str], turns: int = 6, chunk: int = 25) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": "You read sshd logs."}]
     for k in range(turns):
         messages += _tool_turn(
-            k, "read_log", "\n".join(log_lines[k * 25 : (k + 1) * 25]), f"What happened in part {k}?"
+            k, "read_log", "\n".join(log_lines[k * chunk : (k + 1) * chunk]), f"What happened in part {k}?"
         )
         if k < turns - 1:
             messages.append({"role": "assistant", "content": f"Part {k}: failed password attempts."})
@@ -85,37 +85,36 @@ def test_headroom_mode_simulate_writes_nothing(repos: str) -> None:
 
 def test_headroom_output_buffer_tokens_sets_the_fitting_limit(log_lines: list[str]) -> None:
     request = _log_conversation(log_lines)
-    size = COUNTER.count_messages(request)
+    size = COUNTER.count_messages(headroom.compress(request, config=HeadroomConfig()).messages)
     config = HeadroomConfig(model_context_limits={"gpt-4o": size + 2_000})
     default = headroom.compress(request, config=config)
     larger_room = headroom.compress(request, config=config, headroom_output_buffer_tokens=1_000)
-    assert (
-        default.extras["fitting"]["limit"] == size + 2_000 - 4_000
-        and default.dropped_messages + default.extras["fitting"].get("elided_outputs", 0) > 0
-    )
-    assert larger_room.extras["fitting"] == {
-        "limit": size + 1_000,
-        "tokens_before": size,
-        "tokens_after": size,
-        "fitted": False,
-    }
+    assert default.extras["fitting"]["limit"] == size + 2_000 - 4_000
+    assert default.extras["fitting"]["fitted"] and default.tokens_after <= size - 2_000
+    assert larger_room.extras["fitting"]["limit"] == size + 1_000
+    assert not larger_room.extras["fitting"]["fitted"]
 
 
-def test_headroom_keep_turns_protects_more_turns_from_dropping(log_lines: list[str]) -> None:
-    request = _log_conversation(log_lines, turns=8)
-    compressed = headroom.compress(request, config=HeadroomConfig()).messages
-    last = [i for i, m in enumerate(compressed) if m["role"] == "user"][-1]
-    room = COUNTER.count_messages(compressed[:2] + compressed[last:]) + 150  # the last turn and a marker
-    config = HeadroomConfig(model_context_limits={"gpt-4o": room + 4_000})
-    one = headroom.compress(request, config=config, headroom_keep_turns=1)
-    four = headroom.compress(request, config=config, headroom_keep_turns=4)
+def _tool_outputs(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["content"] for m in messages if m["role"] == "tool"]
 
-    def questions(messages: list[dict[str, Any]]) -> list[str]:
-        return [m["content"] for m in messages if m["role"] == "user"]
 
-    assert COUNTER.count_messages(one.messages) <= room
-    assert questions(one.messages) == [questions(request)[0], questions(request)[-1]]
-    assert questions(four.messages) == [questions(request)[0], *questions(request)[-4:]]
+def test_headroom_keep_turns_sends_the_last_turns_uncompressed(log_lines: list[str]) -> None:
+    request = _log_conversation(log_lines, turns=5, chunk=200)
+    sent = _tool_outputs(headroom.compress(request, config=HeadroomConfig(), headroom_keep_turns=2).messages)
+    given = _tool_outputs(request)
+    assert sent[-2:] == given[-2:]
+    assert all(len(a) < len(b) for a, b in zip(sent[:-2], given[:-2]))
+
+
+def test_headroom_keep_turns_compresses_kept_turns_that_alone_cannot_fit(log_lines: list[str]) -> None:
+    request = _log_conversation(log_lines, turns=5, chunk=200)
+    kept_alone = COUNTER.count_messages(request[:1] + request[-10:])
+    config = HeadroomConfig(model_context_limits={"gpt-4o": kept_alone + 4_000 - 400})
+    result = headroom.compress(request, config=config, headroom_keep_turns=3)
+    assert result.tokens_after <= kept_alone - 400
+    assert any("keep_turns=3" in note and "compressed to fit" in note for note in result.passthrough_reasons)
+    assert _tool_outputs(result.messages)[-3:] != _tool_outputs(request)[-3:]
 
 
 def test_headroom_tool_profiles_skip_compression_for_one_tool(repos: str) -> None:

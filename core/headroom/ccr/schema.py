@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
-__all__ = ["ENTRY_COLUMNS", "ENTRY_INDEXES", "SQLITE_PUT", "ccr_entries", "metadata", "metrics_table", "tool_feedback"]
+__all__ = [
+    "ENTRY_COLUMNS",
+    "ENTRY_INDEXES",
+    "SQLITE_EXPIRY",
+    "SQLITE_PUT",
+    "ccr_entries",
+    "metadata",
+    "metrics_table",
+    "tool_feedback",
+]
 
 metadata = MetaData()
 
@@ -23,8 +32,8 @@ ccr_entries = Table(
     Column("meta", Text, nullable=True),
 )
 
-# The limits are checked every 64 writes. Rows hold their content before ``size`` and the times,
-# so without these covering indexes each check would read every stored byte.
+# The limits are checked every few writes (see headroom.ccr.store). Rows hold their content before
+# ``size`` and the times, so without these covering indexes each check would read every stored byte.
 ENTRY_INDEXES = (
     Index("ix_headroom_ccr_expires", ccr_entries.c.expires_at),
     Index("ix_headroom_ccr_lru", ccr_entries.c.last_access, ccr_entries.c.size),
@@ -61,3 +70,4 @@ SQLITE_PUT = (
     f"VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)}) "
     "ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at, last_access = excluded.last_access"
 )
+SQLITE_EXPIRY = f"SELECT expires_at, last_access FROM {ccr_entries.name} WHERE key = ?"

@@ -1,54 +1,74 @@
 """The CCR store: originals of lossy compressions, keyed by content hash, behind a SQLAlchemy URL.
 
-The default is a SQLite file; ``sqlite://`` (and ``HEADROOM_STATELESS=true``) keeps everything
-in process memory. SQLite files run in WAL mode with a busy timeout, and inserts are idempotent
-(same content, same key), so several threads and processes may write at once.
+The default is a SQLite file under the workspace (owner-only permissions); ``sqlite://`` (and
+``HEADROOM_STATELESS=true``) keeps everything in process memory; ``postgresql://user@host/db``
+(the ``postgres`` extra) lets several machines share one store. SQLite files run in WAL mode
+with a busy timeout, and inserts are idempotent (same content, same key), so several threads,
+processes and machines may write at once. How the database is opened is in
+:mod:`headroom.ccr.engine`.
+
+Limits (``CCRConfig``): entries expire ``ttl_seconds`` after they were last stored or kept
+alive. Each process checks the count and size limits on its first write, then after every
+``min(64, max_entries // 16)`` writes or ``max_total_bytes // 16`` bytes written, whichever
+comes first; a check deletes expired entries, then the least recently used ones, but never an
+entry stored or used in the last :data:`EVICTION_GRACE_SECONDS` (a marker just handed out stays
+retrievable). So between two checks one process exceeds ``max_entries`` by fewer than
+``min(64, max_entries // 16)`` entries and ``max_total_bytes`` by less than a sixteenth plus one
+entry; entries of the last minute may exceed them further.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
+import math
 import os
-import tempfile
+import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from multiprocessing.util import Finalize
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    create_engine,
-    delete,
-    event,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from headroom.ccr.engine import describe_error, open_engine, resolve_store_url, safe_url
 from headroom.ccr.feedback import FEEDBACK_TTL, PendingCounts, add_feedback, flush_pending, write_counts
 from headroom.ccr.schema import (
     ENTRY_COLUMNS,
-    ENTRY_INDEXES,
+    SQLITE_EXPIRY,
     SQLITE_PUT,
     ccr_entries,
-    metadata,
     metrics_table,
     tool_feedback,
 )
 from headroom.config import CCRConfig, HeadroomConfig
-from headroom.errors import ConfigurationError, RetrievalError, StoreError
+from headroom.errors import InvalidArgumentError, RetrievalError, StoreError
 
-__all__ = ["CCREntry", "CCRStore", "ccr_key", "get_store", "resolve_store_url"]
+__all__ = [
+    "EVICTION_GRACE_SECONDS",
+    "TOUCH_INTERVAL_SECONDS",
+    "CCREntry",
+    "CCRStore",
+    "ccr_key",
+    "get_store",
+    "resolve_store_url",
+]
 
 log = logging.getLogger("headroom.ccr")
 
 KEY_PREFIX = "hr_"
+_KEY_SHAPE = re.compile(r"hr_[0-9a-f]{16}")
+
+EVICTION_GRACE_SECONDS = 60.0
+"""Entries stored or used this recently are never evicted by the count and size limits."""
+TOUCH_INTERVAL_SECONDS = 30.0
+"""An entry kept alive by :meth:`CCRStore.keep_alive` has its last use written at most this often."""
 
 
 _last_key: tuple[str, str] | None = None
@@ -70,6 +90,31 @@ def ccr_key(content: str) -> str:
     return key
 
 
+def _checked_key(key: object) -> str:
+    """``key`` stripped; InvalidArgumentError for a non-string, RetrievalError for a string no key can be."""
+    if not isinstance(key, str):
+        raise InvalidArgumentError(f"a CCR key must be a string, got {type(key).__name__}")
+    key = key.strip()
+    if not _KEY_SHAPE.fullmatch(key):
+        shown = key if len(key) <= 40 else key[:40] + f"... ({len(key):,} characters)"
+        raise RetrievalError(f"{shown!r} is not a CCR key (keys look like hr_0123456789abcdef)")
+    return key
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(1, math.ceil(seconds))} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
 @dataclass(frozen=True)
 class CCREntry:
     """One stored original and what is known about it."""
@@ -84,109 +129,55 @@ class CCREntry:
     meta: dict[str, Any]
 
 
-def resolve_store_url(config: HeadroomConfig | None = None, store_url: str | None = None) -> str:
-    """The SQLAlchemy URL to open: in memory when stateless, relative SQLite paths under the workspace."""
-    cfg = config
-    if store_url is None:
-        if cfg is None:
-            cfg = HeadroomConfig()
-        if cfg.stateless:
-            return "sqlite://"
-        store_url = cfg.store_url
-    if cfg is None:
-        return _resolve(store_url, HeadroomConfig().workspace_dir)[0]
-    # Every compress() call resolves its store: remember the answer per (URL, workspace), and
-    # only check that the workspace directory is still there.
-    known = _resolved.get((store_url, cfg.workspace_dir))
-    if known is not None and (known[1] is None or os.path.isdir(known[1])):
-        return known[0]
-    resolved = _resolve(store_url, cfg.workspace_dir)
-    _resolved[(store_url, cfg.workspace_dir)] = resolved
-    return resolved[0]
-
-
-_resolved: dict[tuple[str, str], tuple[str, str | None]] = {}
-
-
-def _resolve(store_url: str, workspace_dir: str) -> tuple[str, str | None]:
-    """The URL to open and, for a SQLite file under the workspace, the directory it lives in."""
-    try:
-        url = make_url(store_url)
-    except ArgumentError:
-        raise ConfigurationError(
-            "store_url", store_url, "a SQLAlchemy URL such as sqlite:////abs/path/headroom.db"
-        ) from None
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return store_url, None
-    path = Path(url.database)
-    if path.is_absolute():
-        return store_url, None
-    workspace = _writable_workspace(workspace_dir)
-    return str(url.set(database=str(workspace / path))), str(workspace)
-
-
-_workspaces: dict[str, Path] = {}
-
-
-def _writable_workspace(workspace_dir: str) -> Path:
-    """The workspace directory, created and checked for writing once per process; a temp dir if it is read-only."""
-    known = _workspaces.get(workspace_dir)
-    if known is not None and known.is_dir():
-        return known
-    workspace = Path(workspace_dir).expanduser()
-    try:
-        workspace.mkdir(parents=True, exist_ok=True)
-        probe = workspace / ".headroom-write-probe"
-        probe.touch()
-        probe.unlink()
-    except OSError:
-        workspace = Path(tempfile.gettempdir()) / "headroom"
-        workspace.mkdir(parents=True, exist_ok=True)
-    _workspaces[workspace_dir] = workspace
-    return workspace
-
-
-def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if not parsed.database or parsed.database == ":memory:":
-            return create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
 class CCRStore:
-    """Originals by key, with TTL and size limits; also holds metrics and retrieval feedback."""
+    """Originals by key, with TTL and size limits; also holds metrics and retrieval feedback.
+
+    Opening raises :class:`StoreError` (one sentence) when the store cannot be used; so do the
+    methods a caller relies on (put, get, stats), while bookkeeping (metrics, feedback) only logs.
+    """
 
     def __init__(self, url: str = "sqlite://", config: CCRConfig | None = None) -> None:
         self.url = url
         self.config = config or CCRConfig()
-        self._puts = 0
         self._lock = threading.RLock()
         self._feedback_cache: dict[str, tuple[float, tuple[int, int]]] = {}
         self._pending = PendingCounts()
-        self._sqlite = make_url(url).get_backend_name() == "sqlite"
-        try:
-            self.engine = _make_engine(url)
-            self._retry(lambda: metadata.create_all(self.engine))
-            for index in ENTRY_INDEXES:  # stores created before the indexes existed get them too
-                self._retry(lambda index=index: index.create(self.engine, checkfirst=True))
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the Headroom store at {url!r}: {exc}") from exc
+        self._backend = make_url(url).get_backend_name()
+        self._sqlite = self._backend == "sqlite"
+        self._checked_once = False
+        self._unchecked_entries = 0
+        self._unchecked_bytes = 0
+        self._check_every = max(1, min(64, self.config.max_entries // 16))
+        self._check_bytes = max(1, self.config.max_total_bytes // 16)
+        self._alive: dict[str, float] = {}  # key -> until when keep_alive may answer without asking
+        self.engine = open_engine(url)
         # Counts not written yet are written when the store is collected or the process exits
         # (multiprocessing's exit hook also runs in forked workers, where atexit does not).
         Finalize(self, flush_pending, args=(self.engine, self._sqlite, self._pending, os.getpid()), exitpriority=0)
+
+    def with_config(self, config: CCRConfig) -> CCRStore:
+        """This store (the same database, connections and pending counts) under other limits.
+
+        One process opens a store URL once; callers whose ``CCRConfig`` differs (a shorter TTL,
+        a smaller entry limit) get a view that applies their limits to what they write.
+        """
+        if config == self.config:
+            return self
+        view = copy.copy(self)
+        view.config = config
+        view._checked_once = False
+        view._unchecked_entries = view._unchecked_bytes = 0
+        view._check_every = max(1, min(64, config.max_entries // 16))
+        view._check_bytes = max(1, config.max_total_bytes // 16)
+        return view
+
+    @property
+    def shown_url(self) -> str:
+        """The store's URL as it may be shown or logged (password masked)."""
+        return safe_url(self.url)
+
+    def _error(self, doing: str, exc: BaseException) -> StoreError:
+        return StoreError(f"cannot {doing} the Headroom store {self.shown_url}: {describe_error(exc)}")
 
     @staticmethod
     def _retry(fn: Any, attempts: int = 8) -> Any:
@@ -204,7 +195,7 @@ class CCRStore:
     def put(
         self, content: str, *, kind: str = "text", tool_name: str | None = None, meta: dict[str, Any] | None = None
     ) -> str:
-        """Store ``content`` (idempotent) and return its key."""
+        """Store ``content`` (idempotent: storing it again refreshes its expiry) and return its key."""
         key = ccr_key(content)
         data = content.encode("utf-8", "surrogatepass")
         if len(data) > self.config.max_entry_bytes:
@@ -230,33 +221,129 @@ class CCRStore:
                 self._write_feedback(conn, due)
                 if self._sqlite:
                     conn.exec_driver_sql(SQLITE_PUT, tuple(row[c] for c in ENTRY_COLUMNS))
-                    return
-                exists = conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first()
-                inserted = 0
-                if not exists:
-                    try:
-                        with conn.begin_nested():
-                            inserted = conn.execute(ccr_entries.insert().values(**row)).rowcount
-                    except IntegrityError:
-                        pass  # another writer stored the same content first: same key, same bytes
-                if not inserted:
+                elif self._backend == "postgresql":
+                    from sqlalchemy.dialects.postgresql import insert
+
+                    stmt = insert(ccr_entries).values(**row)
                     conn.execute(
-                        update(ccr_entries)
-                        .where(ccr_entries.c.key == key)
-                        .values(expires_at=row["expires_at"], last_access=now)
+                        stmt.on_conflict_do_update(
+                            index_elements=[ccr_entries.c.key],
+                            set_={"expires_at": stmt.excluded.expires_at, "last_access": stmt.excluded.last_access},
+                        )
                     )
+                else:
+                    self._put_portable(conn, row)
 
         try:
             self._retry(_write)
         except SQLAlchemyError as exc:
             self._pending.requeue(due)
-            raise StoreError(f"cannot write to the Headroom store: {exc}") from exc
-        with self._lock:
-            self._puts += 1
-            check_limits = self._puts % 64 == 1
-        if check_limits:
+            raise self._error("write to", exc) from exc
+        if self._limits_due(len(data)):
             self.enforce_limits()
         return key
+
+    @staticmethod
+    def _put_portable(conn: Any, row: dict[str, Any]) -> None:
+        """Insert ``row`` or refresh the entry of its key, on a database without an upsert we know."""
+        from sqlalchemy.exc import IntegrityError
+
+        key = row["key"]
+        inserted = 0
+        if not conn.execute(select(ccr_entries.c.key).where(ccr_entries.c.key == key)).first():
+            try:
+                with conn.begin_nested():
+                    inserted = conn.execute(ccr_entries.insert().values(**row)).rowcount
+            except IntegrityError:
+                pass  # another writer stored the same content first: same key, same bytes
+        if not inserted:
+            conn.execute(
+                update(ccr_entries)
+                .where(ccr_entries.c.key == key)
+                .values(expires_at=row["expires_at"], last_access=row["last_access"])
+            )
+
+    def _limits_due(self, size: int) -> bool:
+        """Whether this write is due to check the limits (see the module docs for how often)."""
+        with self._lock:
+            self._unchecked_entries += 1
+            self._unchecked_bytes += size
+            due = (
+                not self._checked_once
+                or self._unchecked_entries >= self._check_every
+                or self._unchecked_bytes >= self._check_bytes
+            )
+            if due:
+                self._checked_once = True
+                self._unchecked_entries = self._unchecked_bytes = 0
+            return due
+
+    def keep_alive(self, key: str) -> bool:
+        """True when ``key`` is stored and unexpired; its expiry and last use are then refreshed.
+
+        The router calls this for every tool output it has compressed before (its hot path). It
+        reads one indexed row and writes only when the entry's last use is older than
+        :data:`TOUCH_INTERVAL_SECONDS` or half its lifetime is gone. After that answer it needs
+        no database at all until the entry could expire or leave the eviction grace period
+        (no process evicts an entry used in the last :data:`EVICTION_GRACE_SECONDS`), so an agent
+        loop re-sending one output pays the read about once a minute. False means the caller
+        must store the original again (it expired, was evicted, or was never stored here).
+        """
+        now = time.time()
+        if self._alive.get(key, 0.0) > now:
+            return True
+        try:
+            row = self._expiry_of(key)
+        except Exception as exc:  # sqlite3 errors from the raw read, SQLAlchemy's from the others
+            raise self._error("read", exc) from exc
+        if row is None or row[0] <= now:
+            self._alive.pop(key, None)
+            return False
+        expires_at, last_access = row
+        if now - last_access >= TOUCH_INTERVAL_SECONDS or expires_at - now <= self.config.ttl_seconds / 2:
+            try:
+                if not self._retry(lambda: self._touch(key, now)):
+                    return False  # evicted between the read and the write
+            except SQLAlchemyError as exc:  # a read-only store still serves what it holds
+                log.debug("could not refresh CCR entry %s: %s", key, describe_error(exc))
+            else:
+                expires_at, last_access = max(expires_at, now + self.config.ttl_seconds), now
+        if len(self._alive) >= 65_536:
+            self._alive.clear()
+        self._alive[key] = min(last_access + EVICTION_GRACE_SECONDS - 10.0, expires_at)
+        return True
+
+    def _touch(self, key: str, now: float) -> int:
+        """Refresh ``key``'s expiry and last use; the number of rows changed (0: it is gone)."""
+        later = now + self.config.ttl_seconds
+        expiry = (
+            func.max(ccr_entries.c.expires_at, later)
+            if self._sqlite
+            else func.greatest(ccr_entries.c.expires_at, later)
+        )
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(ccr_entries).where(ccr_entries.c.key == key).values(expires_at=expiry, last_access=now)
+            ).rowcount
+        return int(changed or 0)
+
+    def _expiry_of(self, key: str) -> tuple[float, float] | None:
+        """(expires_at, last_access) of ``key``, or None; on SQLite one raw indexed read (no ORM layer)."""
+        if self._sqlite:
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                cur.execute(SQLITE_EXPIRY, (key,))
+                found = cur.fetchone()
+                cur.close()
+            finally:
+                raw.close()
+        else:
+            with self.engine.connect() as conn:
+                found = conn.execute(
+                    select(ccr_entries.c.expires_at, ccr_entries.c.last_access).where(ccr_entries.c.key == key)
+                ).first()
+        return None if found is None else (float(found[0]), float(found[1]))
 
     # -- compression counts per tool (the feedback hint's denominator) ---------------------
     def _write_feedback(self, conn: Any, counts: dict[str, int]) -> None:
@@ -281,17 +368,20 @@ class CCRStore:
             log.warning("could not record tool feedback: %s", exc)
 
     def get_entry(self, key: str) -> CCREntry:
-        """The stored original of ``key``; RetrievalError when unknown or expired."""
-        key = key.strip()
+        """The stored original of ``key``; RetrievalError when unknown or expired (or not a key at all)."""
+        key = _checked_key(key)
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(select(ccr_entries).where(ccr_entries.c.key == key)).first()
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read the Headroom store: {exc}") from exc
+            raise self._error("read", exc) from exc
         if row is None:
             raise RetrievalError(f"no content stored under CCR key {key!r} (unknown, or evicted by the size limits)")
-        if row.expires_at < time.time():
-            raise RetrievalError(f"CCR key {key!r} expired (ccr.ttl_seconds={self.config.ttl_seconds})")
+        now = time.time()
+        if row.expires_at < now:
+            raise RetrievalError(
+                f"CCR key {key!r} expired {_ago(now - row.expires_at)} ago (it was kept until {_when(row.expires_at)})"
+            )
         return CCREntry(
             key=row.key,
             content=bytes(row.content).decode("utf-8", "surrogatepass"),
@@ -324,17 +414,44 @@ class CCRStore:
                 log.warning("could not record a CCR retrieval: %s", exc)
         return entry.content
 
+    def original_meta(self, key: str) -> dict[str, Any] | None:
+        """What was recorded with the original of ``key`` when it was stored; None when it is not (or no longer) there.
+
+        Reads one indexed row without the content, so compressors can ask cheaply how content
+        they compressed before was compressed then.
+        """
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(ccr_entries.c.meta, ccr_entries.c.expires_at).where(ccr_entries.c.key == key)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the Headroom store: {exc}") from exc
+        if row is None or row.expires_at < time.time():
+            return None
+        meta = json.loads(row.meta or "{}")
+        return meta if isinstance(meta, dict) else None
+
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
+        """True when ``key`` is stored and unexpired (one indexed read; the content is not loaded)."""
+        if not isinstance(key, str) or not _KEY_SHAPE.fullmatch(key.strip()):
             return False
         try:
-            self.get_entry(key)
-        except RetrievalError:
-            return False
-        return True
+            found = self._expiry_of(key.strip())
+        except Exception as exc:
+            raise self._error("read", exc) from exc
+        return found is not None and found[0] > time.time()
 
-    def enforce_limits(self) -> int:
-        """Delete expired entries, then the least recently used beyond the count/size limits."""
+    def enforce_limits(self, *, grace_seconds: float | None = None) -> int:
+        """Delete expired entries, then the least recently used beyond the count/size limits.
+
+        Entries stored or used in the last ``grace_seconds`` (default :data:`EVICTION_GRACE_SECONDS`)
+        are not evicted for the limits.
+        """
+        if grace_seconds is None:
+            grace_seconds = EVICTION_GRACE_SECONDS
+        if grace_seconds < EVICTION_GRACE_SECONDS:
+            self._alive.clear()  # keep_alive's answers assumed the grace period
         now = time.time()
         removed = 0
 
@@ -346,7 +463,9 @@ class CCRStore:
                 if count <= self.config.max_entries and total <= self.config.max_total_bytes:
                     return n
                 rows = conn.execute(
-                    select(ccr_entries.c.key, ccr_entries.c.size).order_by(ccr_entries.c.last_access.asc())
+                    select(ccr_entries.c.key, ccr_entries.c.size)
+                    .where(ccr_entries.c.last_access < now - grace_seconds)
+                    .order_by(ccr_entries.c.last_access.asc())
                 ).all()
                 victims = []
                 for row in rows:
@@ -365,11 +484,17 @@ class CCRStore:
         try:
             removed = self._retry(_run) or 0
         except SQLAlchemyError as exc:
-            log.warning("could not enforce CCR limits: %s", exc)
+            log.warning("could not enforce CCR limits on %s: %s", self.shown_url, describe_error(exc))
         return removed
 
     def stats(self) -> dict[str, Any]:
         """What the store holds: entries, bytes, retrievals, and the totals of recorded metrics."""
+        try:
+            return self._stats()
+        except SQLAlchemyError as exc:
+            raise self._error("read", exc) from exc
+
+    def _stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
             count, total, retrievals = conn.execute(
                 select(
@@ -389,7 +514,7 @@ class CCRStore:
                 )
             ).one()
         return {
-            "url": self.url,
+            "url": self.shown_url,
             "entries": int(count),
             "bytes": int(total),
             "retrievals": int(retrievals),
@@ -438,7 +563,7 @@ class CCRStore:
 
             self._retry(_write)
         except SQLAlchemyError as exc:
-            log.warning("could not record metrics: %s", exc)
+            log.warning("could not record metrics in %s: %s", self.shown_url, describe_error(exc))
 
     def metrics(
         self, *, source: str | None = None, since: float | None = None, limit: int = 1000
@@ -449,8 +574,11 @@ class CCRStore:
             q = q.where(metrics_table.c.source == source)
         if since:
             q = q.where(metrics_table.c.ts >= since)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+        except SQLAlchemyError as exc:
+            raise self._error("read", exc) from exc
         out = []
         for r in rows:
             d = dict(r._mapping)
@@ -487,8 +615,12 @@ class CCRStore:
         if cached is not None and now - cached[0] < FEEDBACK_TTL:
             value = cached[1]
         else:
-            with self.engine.connect() as conn:
-                row = conn.execute(select(tool_feedback).where(tool_feedback.c.tool_name == tool_name)).first()
+            try:
+                with self.engine.connect() as conn:
+                    row = conn.execute(select(tool_feedback).where(tool_feedback.c.tool_name == tool_name)).first()
+            except SQLAlchemyError as exc:  # a hint only: compress as if nothing were recorded
+                log.warning("could not read tool feedback from %s: %s", self.shown_url, describe_error(exc))
+                row = None
             value = (0, 0) if row is None else (int(row.compressions), int(row.retrievals))
             self._feedback_cache[tool_name] = (now, value)
         return value[0] + self._pending.get(tool_name), value[1]
@@ -499,18 +631,54 @@ class CCRStore:
 
 
 _stores: dict[str, CCRStore] = {}
+_failed: dict[str, tuple[float, StoreError]] = {}
 _stores_lock = threading.Lock()
+
+STORE_RETRY_SECONDS = 30.0
+"""After a store failed to open, get_store raises the same StoreError for this long before trying again."""
 
 
 def get_store(config: HeadroomConfig | None = None, store_url: str | None = None) -> CCRStore:
-    """The process-wide store for the resolved URL (opened once, shared by threads)."""
-    url = resolve_store_url(config, store_url)
+    """The process-wide store for the resolved URL (opened once, shared by threads).
+
+    Raises :class:`StoreError` (one sentence naming the store) when it cannot be opened; the
+    failure is remembered for :data:`STORE_RETRY_SECONDS`, so callers that fail open are not
+    slowed down by a new attempt on every call.
+    """
+    try:
+        url = resolve_store_url(config, store_url)
+    except OSError as exc:  # no writable workspace and no private temp folder either
+        raise StoreError(f"cannot find a writable folder for the Headroom store: {describe_error(exc)}") from None
     key = f"{os.getpid()}:{url}"
     store = _stores.get(key)
-    if store is None:
-        with _stores_lock:
-            store = _stores.get(key)
-            if store is None:
-                store = CCRStore(url, config.ccr if config else None)
-                _stores[key] = store
-    return store
+    if store is not None:
+        return _with_limits(store, config)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is not None:
+            return store
+        failed = _failed.get(key)
+        if failed is not None and time.monotonic() - failed[0] < STORE_RETRY_SECONDS:
+            raise failed[1]
+        try:
+            store = CCRStore(url, config.ccr if config else None)
+        except StoreError as exc:
+            _failed[key] = (time.monotonic(), exc)
+            raise
+        _failed.pop(key, None)
+        _stores[key] = store
+    return _with_limits(store, config)
+
+
+_views: dict[tuple[int, str], CCRStore] = {}
+
+
+def _with_limits(store: CCRStore, config: HeadroomConfig | None) -> CCRStore:
+    """``store`` under ``config``'s CCR limits (a view remembered per store and limits)."""
+    if config is None or config.ccr == store.config:
+        return store
+    key = (id(store), config.ccr.model_dump_json())
+    view = _views.get(key)
+    if view is None:
+        view = _views.setdefault(key, store.with_config(config.ccr))
+    return view

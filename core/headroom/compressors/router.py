@@ -17,6 +17,7 @@ from headroom import metrics
 from headroom.ccr.store import ccr_key
 from headroom.compressors.base import Compressed, CompressionContext, Compressor, NotJSON, PassThrough
 from headroom.compressors.detection import ContentType, detect_content_type
+from headroom.errors import StoreError
 
 __all__ = ["ResultCache", "compress_content", "register", "result_cache"]
 
@@ -49,6 +50,8 @@ class _Outcome:
     compressed: Compressed | None
     kind: ContentType
     reason: str
+    cacheable: bool = True
+    """False when the outcome depends on the moment (the store failed), not on the content."""
 
 
 class ResultCache:
@@ -84,8 +87,6 @@ class ResultCache:
 
 
 result_cache = ResultCache()
-_persisted: set[tuple[int, str]] = set()
-_persisted_lock = threading.Lock()
 
 
 def _cache_key(text: str, ctx: CompressionContext) -> bytes:
@@ -117,6 +118,10 @@ def _run(text: str, ctx: CompressionContext, *, json_allowed: bool = True) -> _O
     except RecursionError:
         metrics.increment(f"errors.{compressor.name}")
         return _Outcome(None, kind, f"{compressor.name}: nesting too deep, passed through")
+    except StoreError as exc:  # the original could not be stored: nothing may be dropped
+        metrics.increment("errors.router.store")
+        log.warning("CCR store unavailable, content passed through: %s", exc)
+        return _Outcome(None, kind, f"CCR store unavailable ({exc}); passed through", cacheable=False)
     except Exception as exc:  # fail open: the original goes to the model unchanged
         metrics.increment(f"errors.{compressor.name}")
         log.exception("%s failed; content passed through unchanged", compressor.name)
@@ -132,27 +137,46 @@ def _run(text: str, ctx: CompressionContext, *, json_allowed: bool = True) -> _O
 def compress_content(text: str, ctx: CompressionContext) -> tuple[Compressed | None, ContentType, str, bool]:
     """Compress one text: (result or None, detected type, pass-through reason, cache hit).
 
-    Never raises for content: any compressor error is logged, counted and passed through.
+    Never raises for content: any compressor error is logged, counted and passed through. A
+    lossy result is returned only when its marker's key is retrievable from ``ctx.store`` at
+    that moment (see :func:`_original_kept`); simulate mode (``ctx.persist`` false) only
+    computes keys.
     """
     _ensure_registered()
     key = _cache_key(text, ctx)
     cached = result_cache.get(key)
     if cached is None:
         outcome = _run(text, ctx)
-        result_cache.put(key, outcome)
+        if outcome.cacheable:
+            result_cache.put(key, outcome)
         hit = False
     else:
         outcome, hit = cached, True
-        # A cached lossy result still needs its original in this store (another store, a new process).
-        out = outcome.compressed
-        if out is not None and out.lossy and out.ccr_key and ctx.persist and ctx.store is not None:
-            marker = (id(ctx.store), out.ccr_key)
-            with _persisted_lock:
-                known = marker in _persisted
-            if not known and out.ccr_key not in ctx.store:
-                ctx.store_original(text, out.details.get("kind", outcome.kind.value))
     out = outcome.compressed
-    if out is not None and out.lossy and out.ccr_key and ctx.persist and ctx.store is not None:
-        with _persisted_lock:
-            _persisted.add((id(ctx.store), out.ccr_key))
-    return outcome.compressed, outcome.kind, outcome.reason, hit
+    if out is not None and out.lossy and ctx.persist:
+        problem = _original_kept(text, out, outcome.kind, ctx, hit)
+        if problem:
+            return None, outcome.kind, problem, hit
+    return out, outcome.kind, outcome.reason, hit
+
+
+def _original_kept(text: str, out: Compressed, kind: ContentType, ctx: CompressionContext, hit: bool) -> str:
+    """Make sure the original of a lossy result is in ``ctx.store``; the pass-through reason when it cannot be.
+
+    A new result was stored by its compressor. A cached one was stored earlier, perhaps in
+    another store, or has since expired or been evicted: the store is asked (one indexed read,
+    which also keeps the entry alive) and the original is stored again when it is gone.
+    """
+    if ctx.store is None or not out.ccr_key:
+        metrics.increment("errors.router.no_store")
+        return f"{out.transform} would omit content but no CCR store is open; passed through"
+    if not hit:
+        return ""
+    try:
+        if not ctx.store.keep_alive(out.ccr_key):
+            ctx.store_original(text, out.details.get("kind", kind.value))
+    except Exception as exc:  # a store that fails now: a marker must never name a missing original
+        metrics.increment("errors.router.store")
+        log.warning("CCR store unavailable, content passed through: %s", exc)
+        return f"CCR store unavailable ({exc}); passed through"
+    return ""

@@ -148,7 +148,8 @@ class SmartCrusher:
             lossless = self._lossless(data, original_len, ratio)
             if lossless is not None and (len(lossless.text) - len(lossy_text)) / original_len < ratio:
                 return lossless
-        key = ctx.store_original(text, "json", meta={"arrays": details["arrays"]})
+        meta = {"arrays": details["arrays"], "feedback_boost": details["feedback_boost"]}
+        key = ctx.store_original(text, "json", meta=meta)
         return Compressed(lossy_text, "smart_crusher:lossy", lossy=True, ccr_key=key, details=details)
 
     @staticmethod
@@ -177,8 +178,8 @@ class SmartCrusher:
         paths = _find_arrays(data, cfg.min_items_to_analyze)
         if not paths:
             return None
-        boost = self._feedback_boost(ctx, cfg)
         key = ccr_key(text)
+        boost = self._feedback_boost(ctx, cfg, key)
         crushes: list[_ArrayCrush] = []
         replaced: list[tuple[tuple[Any, ...], list[Any]]] = []
         crushed_data = data
@@ -208,14 +209,27 @@ class SmartCrusher:
             ],
             "items_before": sum(c.before for c in crushes),
             "items_after": sum(len(c.kept) for c in crushes),
+            "feedback_boost": boost,
         }
         return output, details
 
     @staticmethod
-    def _feedback_boost(ctx: CompressionContext, cfg: SmartCrusherConfig) -> float:
-        """Keep more items for tools whose omitted items the model keeps retrieving."""
+    def _feedback_boost(ctx: CompressionContext, cfg: SmartCrusherConfig, key: str) -> float:
+        """Keep more items for tools whose omitted items the model keeps retrieving.
+
+        Feedback shapes only content compressed for the first time: content already stored keeps
+        the boost it was first compressed with (recorded with its original), so an output sent
+        once is sent the same way again, in this process or another one sharing the store, and
+        the provider's prompt cache still matches it.
+        """
         if not cfg.use_feedback_hints or ctx.store is None or not ctx.tool_name:
             return 1.0
+        try:
+            first = ctx.store.original_meta(key)
+        except Exception:
+            first = None
+        if first is not None and isinstance(first.get("feedback_boost"), (int, float)):
+            return float(first["feedback_boost"])
         try:
             compressions, retrievals = ctx.store.tool_feedback(ctx.tool_name)
         except Exception:

@@ -138,3 +138,16 @@ def _align_parts(parts: list[Any], config: CacheAlignerConfig) -> tuple[int, boo
             changed = True
         moved += n
     return moved, changed
+
+
+def system_head(message: dict[str, Any], config: CacheAlignerConfig) -> dict[str, Any]:
+    """A system message as the aligner leaves it, without its dynamic tail: what stays the same across requests.
+
+    Used to recognise a conversation (and its frozen prefix) when only the system prompt's
+    timestamp or request id changed.
+    """
+    content = message.get("content")
+    if not config.enabled or not isinstance(content, str):
+        return message
+    aligned, _ = align_text(content, config)
+    return {**message, "content": aligned.partition(config.dynamic_tail_separator)[0]}

@@ -32,12 +32,32 @@ def message_digest(message: dict[str, Any], *, ignore_cache_control: bool = True
         # A long text is hashed as it is, not JSON-escaped first (JSON text never holds a raw NUL,
         # so the separator cannot be forged by the other fields).
         rest = {k: v for k, v in data.items() if k != "content"}
-        h.update(json.dumps(rest, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+        h.update(_canonical_json(rest).encode("utf-8", "surrogatepass"))
         h.update(b"\0content\0")
         h.update(content.encode("utf-8", "surrogatepass"))
     else:
-        h.update(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+        h.update(_canonical_json(data).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+def _canonical_json(value: Any) -> str:
+    """``value`` as JSON with sorted keys; keys that are not strings are written as ``"<type>:<repr>"``.
+
+    JSON cannot sort a dict whose keys mix types (``{1: "a", "b": 2}``), nor write a tuple key;
+    such dicts are hashed through that spelling instead of failing.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    except TypeError:
+        return json.dumps(_string_keys(value), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _string_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else f"<{type(k).__name__}>:{k!r}"): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_string_keys(v) for v in value]
+    return value
 
 
 def _without_cache_control(value: Any) -> Any:

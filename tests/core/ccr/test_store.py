@@ -17,20 +17,20 @@ from headroom.errors import RetrievalError
 LOG = (Path(__file__).resolve().parents[3] / "core/headroom/samples/logs/OpenSSH_2k.log").read_text()
 
 
-def test_round_trip_is_byte_for_byte(tmp_path: Path) -> None:
-    store = CCRStore(f"sqlite:///{tmp_path}/s.db")
+def test_round_trip_is_byte_for_byte(store_url: str) -> None:
+    store = CCRStore(store_url)
     for content in (LOG, "crlf\r\nline\r\n", "lone \ud800 surrogate", "emoji 🙂 and nul \x00"):
         assert store.get(store.put(content)) == content
 
 
-def test_same_content_same_key(tmp_path: Path) -> None:
-    store = CCRStore(f"sqlite:///{tmp_path}/s.db")
+def test_same_content_same_key(store_url: str) -> None:
+    store = CCRStore(store_url)
     assert store.put(LOG) == store.put(LOG) == headroom.ccr.ccr_key(LOG)
     assert store.stats()["entries"] == 1
 
 
-def test_storing_again_refreshes_expiry_and_counts_each_compression(tmp_path: Path) -> None:
-    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(ttl_seconds=60))
+def test_storing_again_refreshes_expiry_and_counts_each_compression(store_url: str) -> None:
+    store = CCRStore(store_url, CCRConfig(ttl_seconds=60))
     key = store.put(LOG, kind="log", tool_name="fetch_logs", meta={"lines": 2000})
     first = store.get_entry(key)
     time.sleep(0.01)
@@ -49,8 +49,8 @@ def test_key_depends_on_content_only_not_on_which_string_object() -> None:
     assert headroom.ccr.ccr_key(other) != first == headroom.ccr.ccr_key(LOG)
 
 
-def test_unknown_and_expired_keys_raise_retrieval_error(tmp_path: Path) -> None:
-    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(ttl_seconds=1))
+def test_unknown_and_expired_keys_raise_retrieval_error(store_url: str) -> None:
+    store = CCRStore(store_url, CCRConfig(ttl_seconds=1))
     key = store.put("short lived")
     with pytest.raises(RetrievalError, match="no content"):
         store.get("hr_0000000000000000")
@@ -59,10 +59,10 @@ def test_unknown_and_expired_keys_raise_retrieval_error(tmp_path: Path) -> None:
         store.get(key)
 
 
-def test_size_limits_evict_least_recently_used(tmp_path: Path) -> None:
-    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entries=3))
+def test_size_limits_evict_least_recently_used(store_url: str) -> None:
+    store = CCRStore(store_url, CCRConfig(max_entries=3))
     keys = [store.put(f"entry {i}") for i in range(5)]
-    store.enforce_limits()
+    store.enforce_limits(grace_seconds=0)
     assert store.stats()["entries"] == 3 and keys[-1] in store and keys[0] not in store
 
 
@@ -93,14 +93,14 @@ def test_limit_checks_read_indexes_not_stored_content(tmp_path: Path) -> None:
     assert store.enforce_limits() == 0 and store.get(key) == LOG
 
 
-def test_entry_larger_than_limit_is_refused(tmp_path: Path) -> None:
-    store = CCRStore(f"sqlite:///{tmp_path}/s.db", CCRConfig(max_entry_bytes=10))
+def test_entry_larger_than_limit_is_refused(store_url: str) -> None:
+    store = CCRStore(store_url, CCRConfig(max_entry_bytes=10))
     with pytest.raises(headroom.StoreError):
         store.put("x" * 11)
 
 
-def test_threads_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    store = CCRStore(f"sqlite:///{tmp_path}/s.db")
+def test_threads_writing_at_once_lose_nothing(store_url: str) -> None:
+    store = CCRStore(store_url)
     keys: list[str] = []
     lock = threading.Lock()
 
@@ -125,8 +125,8 @@ def _process_writer(url: str, n: int) -> None:
 
 
 @pytest.mark.parametrize("start", ["spawn", "fork"])
-def test_processes_writing_at_once_lose_nothing(tmp_path: Path, start: str) -> None:
-    url = f"sqlite:///{tmp_path}/shared.db"
+def test_processes_writing_at_once_lose_nothing(store_url: str, start: str) -> None:
+    url = store_url
     parent = CCRStore(url)
     parent.put("written by the parent before the workers start", tool_name="list_items")
     ctx = multiprocessing.get_context(start)
@@ -143,17 +143,24 @@ def test_processes_writing_at_once_lose_nothing(tmp_path: Path, start: str) -> N
     assert store.tool_feedback("list_items") == (121, 1)  # every process's counts written once, by itself
 
 
-def _raw_compressions(db: Path, tool: str) -> int:
-    import sqlite3
+def _raw_compressions(url: str, tool: str) -> int:
+    """The compressions of ``tool`` the database holds, read through a connection of its own."""
+    from sqlalchemy import create_engine, text
 
-    with sqlite3.connect(db) as raw:
-        row = raw.execute("SELECT compressions FROM headroom_tool_feedback WHERE tool_name = ?", (tool,)).fetchone()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT compressions FROM headroom_tool_feedback WHERE tool_name = :tool"), {"tool": tool}
+            ).first()
+    finally:
+        engine.dispose()
     return 0 if row is None else int(row[0])
 
 
-def test_compression_counts_are_seen_at_once_and_written_in_batches(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    store = CCRStore(f"sqlite:///{db}")
+def test_compression_counts_are_seen_at_once_and_written_in_batches(store_url: str) -> None:
+    db = store_url
+    store = CCRStore(db)
     for i in range(5):
         store.put(f"{LOG}\n{i}", tool_name="fetch_logs")
     assert store.tool_feedback("fetch_logs") == (5, 0)
@@ -164,7 +171,7 @@ def test_compression_counts_are_seen_at_once_and_written_in_batches(tmp_path: Pa
     assert store.tool_feedback("fetch_logs") == (40, 0)
     store.close()
     assert _raw_compressions(db, "fetch_logs") == 40
-    assert CCRStore(f"sqlite:///{db}").tool_feedback("fetch_logs") == (40, 0)
+    assert CCRStore(db).tool_feedback("fetch_logs") == (40, 0)
 
 
 def test_stateless_keeps_store_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,3 +211,112 @@ def test_retrieve_tool_schema_is_an_openai_function() -> None:
     fn = RETRIEVE_TOOL["function"]
     assert RETRIEVE_TOOL["type"] == "function" and fn["name"] == "headroom_retrieve"
     assert fn["parameters"]["required"] == ["key"]
+
+
+def test_an_expired_key_cites_the_entrys_own_expiry_not_the_readers_ttl(store_url: str) -> None:
+    url = store_url
+    key = CCRStore(url, CCRConfig(ttl_seconds=1)).put("short lived")
+    time.sleep(1.1)
+    reader = CCRStore(url, CCRConfig(ttl_seconds=7 * 24 * 3600))
+    with pytest.raises(RetrievalError) as caught:
+        reader.get(key)
+    assert "expired 1 s ago" in str(caught.value) and "kept until" in str(caught.value)
+    assert "604800" not in str(caught.value) and "ttl_seconds" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["\udcff", "hr_\udcff", "hr_0123", "HR_0123456789ABCDEF", "../../etc/passwd"])
+def test_a_string_that_cannot_be_a_key_is_a_retrieval_error(key: str) -> None:
+    with pytest.raises(RetrievalError, match="is not a CCR key"):
+        headroom.retrieve(key)
+
+
+def test_a_key_that_is_not_a_string_is_an_invalid_argument() -> None:
+    with pytest.raises(headroom.InvalidArgumentError, match="got bytes"):
+        headroom.retrieve(b"hr_0123456789abcdef")  # type: ignore[arg-type]
+
+
+def test_a_huge_key_is_not_echoed_whole() -> None:
+    with pytest.raises(RetrievalError) as caught:
+        headroom.retrieve("hr_" + "a" * 10_000_000)
+    assert len(str(caught.value)) < 200 and "10,000,003 characters" in str(caught.value)
+
+
+def test_the_entry_count_overshoots_by_less_than_a_sixteenth(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(headroom.ccr.store, "EVICTION_GRACE_SECONDS", 0.0)
+    store = CCRStore(store_url, CCRConfig(max_entries=48))
+    counts = []
+    for i in range(200):
+        store.put(f"entry {i}")
+        counts.append(store.stats()["entries"])
+    assert max(counts) < 48 + 48 // 16 and counts[-1] >= 48 - 1
+
+
+def test_the_total_size_overshoots_by_less_than_a_sixteenth_plus_one_entry(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(headroom.ccr.store, "EVICTION_GRACE_SECONDS", 0.0)
+    limit = 64_000
+    store = CCRStore(store_url, CCRConfig(max_total_bytes=limit))
+    sizes = []
+    for i in range(100):
+        store.put(f"{i:04d}" + "x" * 2996)  # 3,000 bytes each
+        sizes.append(store.stats()["bytes"])
+    assert max(sizes) < limit + limit // 16 + 3000
+
+
+def test_recently_used_entries_are_not_evicted_for_the_limits(store_url: str) -> None:
+    store = CCRStore(store_url, CCRConfig(max_entries=2))
+    keys = [store.put(f"entry {i}") for i in range(5)]
+    store.enforce_limits()
+    assert all(k in store for k in keys)  # all written just now: the markers naming them stay valid
+    assert store.enforce_limits(grace_seconds=0) == 3
+
+
+def test_retrievals_are_counted_per_tool_and_per_entry(store_url: str) -> None:
+    store = CCRStore(store_url)
+    key = store.put(LOG, kind="log", tool_name="fetch_logs")
+    assert store.get(key) == LOG and store.get(key) == LOG
+    assert store.tool_feedback("fetch_logs") == (1, 2)
+    assert store.get_entry(key).retrievals == 2 and store.stats()["retrievals"] == 2
+
+
+def test_metrics_are_recorded_and_totalled(store_url: str) -> None:
+    store = CCRStore(store_url)
+    for before, after in ((1000, 400), (2000, 500)):
+        store.record_metrics(
+            source="compress",
+            model="gpt-4o",
+            mode="optimize",
+            tokens_before=before,
+            tokens_after=after,
+            cost_before=before / 1e6,
+            cost_after=after / 1e6,
+            data={"transforms": ["smart_crusher:lossy"]},
+        )
+    rows = store.metrics(source="compress")
+    assert [r["tokens_before"] for r in rows] == [2000, 1000]  # newest first
+    assert rows[0]["data"] == {"transforms": ["smart_crusher:lossy"]}
+    stats = store.stats()
+    assert (stats["requests"], stats["tokens_saved"]) == (2, 2100)
+    assert stats["cost_saved_usd"] == pytest.approx(0.0021)
+
+
+def test_keep_alive_tells_whether_an_entry_is_there(store_url: str) -> None:
+    store = CCRStore(store_url, CCRConfig(ttl_seconds=1))
+    key = store.put("kept alive")
+    assert store.keep_alive(key) and not store.keep_alive(headroom.ccr.ccr_key("never stored"))
+    time.sleep(1.1)
+    assert not store.keep_alive(key)
+
+
+def test_configs_with_other_limits_share_the_database_but_keep_their_limits(tmp_path: Path) -> None:
+    from headroom.errors import StoreError
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    roomy = get_store(HeadroomConfig(store_url=url))
+    small = get_store(HeadroomConfig(store_url=url, ccr=CCRConfig(max_entry_bytes=100)))
+    key = roomy.put("x" * 1_000)
+    assert small.get(key) == "x" * 1_000 and small.engine is roomy.engine
+    with pytest.raises(StoreError, match="max_entry_bytes=100"):
+        small.put("y" * 1_000)
+    assert get_store(HeadroomConfig(store_url=url)).config.max_entry_bytes == CCRConfig().max_entry_bytes

@@ -240,7 +240,7 @@ def test_stream_helper_yields_events_and_records_usage(
     srv.script(text_reply("Run 3519037359 failed.", usage=Usage(640, 5)))
     client = _client(oai, store_url, default_mode="optimize")
     with client.chat.completions.stream(
-        model="gpt-4o", messages=openai_messages, stream_options={"include_usage": True}, headroom_keep_turns=1
+        model="gpt-4o", messages=openai_messages, stream_options={"include_usage": True}, headroom_keep_turns=0
     ) as stream:
         deltas = [e.delta for e in stream if e.type == "content.delta"]
         final = stream.get_final_completion()

@@ -284,8 +284,9 @@ def test_router_cache_does_not_serve_a_result_made_with_other_content_settings(c
     from headroom.compressors.router import compress_content
 
     text = read_log(corpus_dir, "HDFS")
-    first, _, _, _ = compress_content(text, ctx_for(config=log_config(keep_first_lines=1)))
-    second, _, _, hit = compress_content(text, ctx_for(config=log_config(keep_first_lines=30)))
+    store = CCRStore("sqlite://")
+    first, _, _, _ = compress_content(text, ctx_for(config=log_config(keep_first_lines=1), store=store))
+    second, _, _, hit = compress_content(text, ctx_for(config=log_config(keep_first_lines=30), store=store))
     assert first is not None and second is not None
     assert not hit
     assert second.details["kept_lines"] > first.details["kept_lines"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import headroom
 import pytest
@@ -182,23 +183,38 @@ def test_malformed_json_passes_through_with_reason() -> None:
         SmartCrusher().compress(truncated, _ctx())
 
 
+def _retrieve_often(store: Any, text: str, tool: str) -> None:
+    for n in range(6):
+        key = store.put(text + " " * n, tool_name=tool)
+        store.get(key)
+
+
 def test_feedback_hints_keep_more_items_for_often_retrieved_tool() -> None:
     config = HeadroomConfig(stateless=True)
     store = headroom.get_store(config)
-    text = json.dumps(_runs())
+    runs = _runs()
+    first, second = json.dumps(runs), json.dumps(runs[::-1])
     ctx = CompressionContext(config=config, counter=get_counter("gpt-4o"), tool_name="list_runs", store=store)
-    before = len(json.loads(SmartCrusher().compress(text, ctx).text))
-    for _ in range(6):
-        key = store.put(text + " " * _, tool_name="list_runs")
-        store.get(key)
-    after = len(json.loads(SmartCrusher().compress(text, ctx).text))
+    before = len(json.loads(SmartCrusher().compress(first, ctx).text))
+    _retrieve_often(store, first, "list_runs")
+    after = len(json.loads(SmartCrusher().compress(second, ctx).text))
     off = CompressionContext(
         config=HeadroomConfig(stateless=True, smart_crusher=SmartCrusherConfig(use_feedback_hints=False)),
         counter=get_counter("gpt-4o"),
         tool_name="list_runs",
         store=store,
     )
-    assert after > before == len(json.loads(SmartCrusher().compress(text, off).text))
+    assert after > before == len(json.loads(SmartCrusher().compress(second, off).text))
+
+
+def test_feedback_never_changes_how_content_sent_before_is_compressed() -> None:
+    config = HeadroomConfig(stateless=True)
+    store = headroom.get_store(config)
+    text = json.dumps(_runs())
+    ctx = CompressionContext(config=config, counter=get_counter("gpt-4o"), tool_name="list_runs", store=store)
+    sent = SmartCrusher().compress(text, ctx).text
+    _retrieve_often(store, text, "list_runs")
+    assert SmartCrusher().compress(text, ctx).text == sent
 
 
 @given(

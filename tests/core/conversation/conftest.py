@@ -71,7 +71,7 @@ def log_conversation(samples_dir: Path) -> Callable[..., list[dict[str, Any]]]:
             for c, name in zip(calls, names):
                 text = "\n".join(_log_lines(samples_dir, name)[start : start + chunk])
                 messages.append({"role": "tool", "tool_call_id": c["id"], "content": text})
-            if t < turns - 1:
+            if t < turns - 1:  # the last turn ends with its tool results
                 messages.append({"role": "assistant", "content": f"Turn {t}: the lines show routine activity."})
         return messages
 

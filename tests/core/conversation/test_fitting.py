@@ -1,37 +1,27 @@
-"""Context fitting: fits the window, keeps what must stay, loses nothing (CCR), valid for both providers."""
+"""Context fitting: graded shrinking, compaction to a low-water mark, determinism, nothing lost, valid order."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
 
-import headroom
 import pytest
-from headroom.ccr.store import CCRStore, ccr_key, get_store
-from headroom.config import HeadroomConfig
-from headroom.conversation.fitting import MARKER_PREFIX, fit_to_window, is_fitting_marker
+from headroom.ccr.store import CCRStore, ccr_key
+from headroom.conversation.fit_markers import MARKER_PREFIX, chunk_for_store, is_fitting_marker
+from headroom.conversation.fitting import fit_to_window
+from headroom.conversation.turns import request_points
 from headroom.conversation.validity import anthropic_problems, openai_problems
 from headroom.messages import last_user_index
-from headroom.session_bench import SessionTurn, conversation_until
 from headroom.tokens import get_counter
 
 Build = Callable[..., list[dict[str, Any]]]
 COUNTER = get_counter("gpt-4o")
 
 
-def _fit(
-    messages: list[dict[str, Any]],
-    limit: int,
-    *,
-    keep_turns: int = 2,
-    store: Any = None,
-    persist: bool = True,
-    target: int | None = None,
-):
-    return fit_to_window(
-        messages, limit=limit, counter=COUNTER, keep_turns=keep_turns, store=store, persist=persist, target=target
-    )
+def _fit(messages: list[dict[str, Any]], limit: int, **kwargs: Any):
+    return fit_to_window(messages, limit=limit, counter=COUNTER, **kwargs)
 
 
 @pytest.fixture
@@ -39,14 +29,16 @@ def store() -> CCRStore:
     return CCRStore("sqlite://")
 
 
-def _tight(messages: list[dict[str, Any]], keep_turns: int = 2, slack: int = 300) -> int:
-    """A limit that only fits the system prompt, the first question and the protected turns (plus slack)."""
-    start = [i for i, m in enumerate(messages) if m["role"] == "user"][-keep_turns]
-    return COUNTER.count_messages(messages[:2] + messages[start:]) + slack
+def _tokens(messages: list[dict[str, Any]]) -> int:
+    return COUNTER.count_messages(messages)
 
 
-def _user_turn_texts(messages: list[dict[str, Any]]) -> list[str]:
-    return [m["content"] for m in messages if m.get("role") == "user"]
+def _questions(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["content"] for m in messages if m.get("role") == "user" and isinstance(m.get("content"), str)]
+
+
+def _digests(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m.get("role") == "tool" and m["content"].startswith("[headroom digest")]
 
 
 def test_leaves_a_conversation_under_the_limit_unchanged(log_conversation: Build) -> None:
@@ -55,103 +47,66 @@ def test_leaves_a_conversation_under_the_limit_unchanged(log_conversation: Build
     assert result.messages == messages and result.dropped_messages == 0 and not result.transforms
 
 
-def test_fits_under_the_limit_by_eliding_old_tool_outputs_first(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(6)
-    total = COUNTER.count_messages(messages)
-    result = _fit(messages, int(total * 0.6), store=store)
-    assert COUNTER.count_messages(result.messages) <= int(total * 0.6)
-    assert result.elided_outputs > 0 and result.dropped_messages == 0
-    assert _user_turn_texts(result.messages) == _user_turn_texts(messages)
-
-
-def test_drops_whole_old_turns_when_eliding_is_not_enough(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8)
-    limit = _tight(messages)
+def test_shrinks_old_tool_outputs_into_digests_before_dropping_anything(
+    log_conversation: Build, store: CCRStore
+) -> None:
+    messages = log_conversation(6, chunk=80)
+    limit = int(_tokens(messages) * 0.6)
     result = _fit(messages, limit, store=store)
-    assert COUNTER.count_messages(result.messages) <= limit
-    assert result.dropped_messages > 0
-    assert sum(1 for m in result.messages if is_fitting_marker(m)) == 1
+    assert _tokens(result.messages) <= limit
+    assert _digests(result.messages) and result.dropped_messages == 0
+    assert _questions(result.messages) == _questions(messages)
+
+
+def test_the_newest_tool_results_stay_as_they_are_while_older_ones_can_shrink(
+    log_conversation: Build, store: CCRStore
+) -> None:
+    messages = log_conversation(6, chunk=80)
+    result = _fit(messages, int(_tokens(messages) * 0.6), store=store)
+    assert result.messages[-1] == messages[-1]
+
+
+def test_compaction_goes_down_to_the_low_water_mark(log_conversation: Build, store: CCRStore) -> None:
+    messages = log_conversation(8, chunk=80)
+    limit = _tokens(messages) - 50
+    result = _fit(messages, limit, target=limit // 2, store=store)
+    assert _tokens(result.messages) <= limit // 2
+    assert result.report["compactions"] == 1 and result.report["compacted"]
+
+
+def test_drops_whole_old_turns_when_even_digests_do_not_fit(log_conversation: Build, store: CCRStore) -> None:
+    messages = log_conversation(24, chunk=40)
+    last_turn = messages[[i for i, m in enumerate(messages) if m["role"] == "user"][-1] :]
+    limit = _tokens(messages[:2] + last_turn) + 200
+    result = _fit(messages, limit, store=store)
+    assert _tokens(result.messages) <= limit
+    assert result.dropped_messages > 0 and sum(1 for m in result.messages if is_fitting_marker(m)) == 1
+    assert result.messages[-1] == messages[-1]  # dropping first left room for the newest output as it was
 
 
 def test_never_drops_system_prompt_first_or_last_user_message(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8)
-    result = _fit(messages, _tight(messages), store=store)
+    messages = log_conversation(10, chunk=40)
+    result = _fit(messages, 1_200, store=store)
     assert result.dropped_messages > 0
-    assert result.messages[0] == messages[0]
-    assert result.messages[1] == messages[1]
+    assert result.messages[0] == messages[0] and result.messages[1] == messages[1]
     last = last_user_index(messages)
     assert last is not None and messages[last] in result.messages
 
 
-def test_keeps_the_last_keep_turns_turns_intact(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8)
-    result = _fit(messages, _tight(messages, 3), keep_turns=3, store=store)
-    assert result.dropped_messages > 0
-    third_last = [i for i, m in enumerate(messages) if m["role"] == "user"][-3]
-    assert result.messages[-(len(messages) - third_last) :] == messages[third_last:]
+@pytest.mark.parametrize("share", [0.2, 0.4, 0.7])
+def test_keeps_every_tool_call_paired_with_its_results(log_conversation: Build, store: CCRStore, share: float) -> None:
+    messages = log_conversation(8, parallel=True, chunk=60)
+    result = _fit(messages, int(_tokens(messages) * share), store=store)
+    assert openai_problems(result.messages) == [] and anthropic_problems(result.messages) == []
 
 
-def test_keep_turns_decides_how_much_history_survives(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8)
-    one = _fit(messages, _tight(messages, 3), keep_turns=1, store=store)
-    three = _fit(messages, _tight(messages, 3), keep_turns=3, store=store)
-
-    def intact(messages: list[dict[str, Any]]) -> int:
-        return sum(1 for m in messages if m["role"] == "tool" and not m["content"].startswith(MARKER_PREFIX))
-
-    assert intact(three.messages) >= 3 > intact(one.messages)
-
-
-def test_keep_turns_zero_may_elide_older_outputs_of_the_last_turn_but_not_the_newest(
-    samples_dir: Any, store: CCRStore
-) -> None:
-    lines = (samples_dir / "logs" / "HDFS_2k.log").read_text(encoding="utf-8").splitlines()
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You read logs."},
-        {"role": "user", "content": "Read the HDFS log in three chunks."},
-    ]
-    for k in range(3):
-        call = {
-            "id": f"c{k}",
-            "type": "function",
-            "function": {"name": "read_log", "arguments": json.dumps({"part": k})},
-        }
-        messages += [
-            {"role": "assistant", "content": None, "tool_calls": [call]},
-            {"role": "tool", "tool_call_id": f"c{k}", "content": "\n".join(lines[k * 150 : (k + 1) * 150])},
-        ]
-    total = COUNTER.count_messages(messages)
-    protected = _fit(messages, total // 2, keep_turns=1, store=store)
-    zero = _fit(messages, total // 2, keep_turns=0, store=store)
-    assert protected.elided_outputs == 2  # last resort inside the protected turn, never the newest result
-    assert zero.elided_outputs == 2 and zero.messages[-1] == messages[-1]
-    assert COUNTER.count_messages(zero.messages) <= total // 2
-
-
-def test_keeps_every_tool_call_paired_with_its_results(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8, parallel=True)
-    for limit in (_tight(messages), _tight(messages, 3), COUNTER.count_messages(messages) // 2):
-        result = _fit(messages, limit, store=store)
-        assert openai_problems(result.messages) == []
-
-
-def test_result_follows_the_anthropic_turn_rules(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8, parallel=True)
-    assert anthropic_problems(messages) == []
-    for limit in (_tight(messages), _tight(messages, 3), COUNTER.count_messages(messages) // 2):
-        assert anthropic_problems(_fit(messages, limit, store=store).messages) == []
-
-
-def test_anthropic_style_tool_use_blocks_stay_paired(samples_dir: Any, store: CCRStore) -> None:
+def test_anthropic_style_tool_results_shrink_and_stay_paired(samples_dir: Any, store: CCRStore) -> None:
     lines = (samples_dir / "logs" / "OpenSSH_2k.log").read_text(encoding="utf-8").splitlines()
     messages: list[dict[str, Any]] = [{"role": "system", "content": "You read logs."}]
     for k in range(6):
         messages += [
             {"role": "user", "content": f"What happened in part {k} of the sshd log?"},
-            {
-                "role": "assistant",
-                "content": [{"type": "tool_use", "id": f"tu{k}", "name": "read_log", "input": {"part": k}}],
-            },
+            {"role": "assistant", "content": [{"type": "tool_use", "id": f"tu{k}", "name": "read_log", "input": {}}]},
             {
                 "role": "user",
                 "content": [
@@ -164,184 +119,162 @@ def test_anthropic_style_tool_use_blocks_stay_paired(samples_dir: Any, store: CC
             },
             {"role": "assistant", "content": f"Part {k}: failed logins from several hosts."},
         ]
-    limit = COUNTER.count_messages(messages) // 3
+    limit = _tokens(messages) // 3
     result = _fit(messages[:-1], limit, store=store)
-    assert result.dropped_messages > 0
-    assert COUNTER.count_messages(result.messages) <= limit
-    assert anthropic_problems(result.messages) == []
+    assert _tokens(result.messages) <= limit and anthropic_problems(result.messages) == []
+    shrunk = [m for m in result.messages if m["role"] == "user" and isinstance(m["content"], list)]
+    assert any(p["content"].startswith("[headroom digest") for m in shrunk for p in m["content"])
 
 
 def test_dropped_turns_are_retrievable_exactly(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8)
-    result = _fit(messages, _tight(messages), store=store)
+    messages = log_conversation(10, chunk=40)
+    result = _fit(messages, 1_200, store=store)
     marker = next(m for m in result.messages if is_fitting_marker(m))
     key = next(k for k in result.ccr_keys if k in marker["content"])
-    dropped = json.loads(store.get(key))
-    assert dropped == messages[2 : 2 + result.dropped_messages]  # everything after the first question
+    assert json.loads(store.get(key)) == messages[2 : 2 + result.dropped_messages]
 
 
-def test_elided_outputs_are_retrievable_exactly(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(6)
-    result = _fit(messages, int(COUNTER.count_messages(messages) * 0.6), store=store)
-    elided = [
-        (i, m) for i, m in enumerate(result.messages) if m["role"] == "tool" and m["content"].startswith(MARKER_PREFIX)
-    ]
-    assert elided
-    for i, m in elided:
+def test_digested_outputs_are_retrievable_exactly(log_conversation: Build, store: CCRStore) -> None:
+    messages = log_conversation(6, chunk=80)
+    result = _fit(messages, int(_tokens(messages) * 0.6), store=store)
+    by_call = {m["tool_call_id"]: m["content"] for m in messages if m["role"] == "tool"}
+    digests = _digests(result.messages)
+    assert digests
+    for m in digests:
         key = next(k for k in result.ccr_keys if k in m["content"])
-        assert store.get(key) == messages[i]["content"]
+        assert store.get(key) == by_call[m["tool_call_id"]]
 
 
 def test_simulate_names_keys_without_writing(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8)
-    result = _fit(messages, _tight(messages), store=store, persist=False)
-    assert result.ccr_keys
-    assert all(k not in store for k in result.ccr_keys)
+    messages = log_conversation(10, chunk=40)
+    result = _fit(messages, 1_200, store=store, persist=False)
+    assert result.ccr_keys and all(k not in store for k in result.ccr_keys)
     marker = next(m for m in result.messages if is_fitting_marker(m))
     dropped = messages[2 : 2 + result.dropped_messages]
     assert ccr_key(json.dumps(dropped, ensure_ascii=False, default=str)) in marker["content"]
 
 
-def test_without_ccr_the_marker_says_nothing_is_retrievable(log_conversation: Build) -> None:
-    messages = log_conversation(8)
-    result = _fit(messages, _tight(messages), store=None)
+def test_without_ccr_every_marker_says_nothing_is_retrievable(log_conversation: Build) -> None:
+    messages = log_conversation(10, chunk=40)
+    result = _fit(messages, 1_200, store=None)
     marker = next(m for m in result.messages if is_fitting_marker(m))
     assert "not retrievable" in marker["content"] and not result.ccr_keys
+    assert all("not retrievable" in m["content"] for m in _digests(result.messages))
 
 
-def test_target_frees_more_than_the_limit_requires(log_conversation: Build, store: CCRStore) -> None:
-    messages = log_conversation(8)
-    limit = COUNTER.count_messages(messages) - 100
-    result = _fit(messages, limit, target=_tight(messages), store=store)
-    assert COUNTER.count_messages(result.messages) <= _tight(messages)
+def test_reports_over_limit_when_the_last_turn_alone_is_too_large(log_conversation: Build) -> None:
+    result = _fit(log_conversation(3), 150, store=None)
+    assert result.report["over_limit"] is True and openai_problems(result.messages) == []
+    assert any("over the 150-token limit" in n for n in result.notes)
 
 
-def test_reports_over_limit_when_the_protected_turns_alone_are_too_large(log_conversation: Build) -> None:
-    result = _fit(log_conversation(3), 300, store=None)
-    assert result.report["over_limit"] is True
-    assert openai_problems(result.messages) == []
-
-
-# --- the real long conversation of the corpus, through compress() -----------------------------------------
-
-
-def _tool_outputs_by_turn(session: list[SessionTurn], messages: list[dict[str, Any]]) -> dict[int, list[str]]:
-    turn_of = {m["tool_call_id"]: k for k, t in enumerate(session) for m in t.messages if m["role"] == "tool"}
-    out: dict[int, list[str]] = {}
-    for m in messages:
-        if m.get("role") == "tool":
-            out.setdefault(turn_of[m["tool_call_id"]], []).append(m["content"])
-    return out
-
-
-@pytest.fixture(scope="module")
-def fitted(corpus_session: list[SessionTurn]) -> dict[int, Any]:
-    """The last request of the 20-turn corpus session compressed for 8k, 16k and 32k windows."""
-    messages = conversation_until(corpus_session, len(corpus_session) - 1)
-    out = {}
-    for window in (8_000, 16_000, 32_000):
-        config = HeadroomConfig(model_context_limits={"gpt-4o": window})
-        out[window] = (messages, config, headroom.compress(messages, "gpt-4o", config=config))
-    return out
-
-
-@pytest.mark.corpus
-@pytest.mark.parametrize("window", [8_000, 16_000, 32_000])
-def test_long_corpus_session_fits_the_window(fitted: dict[int, Any], window: int) -> None:
-    _messages, config, result = fitted[window]
-    assert COUNTER.count_messages(result.messages) <= window - config.output_buffer_tokens
-    assert result.tokens_before > 8 * window
-
-
-@pytest.mark.corpus
-@pytest.mark.parametrize("window", [8_000, 16_000, 32_000])
-def test_long_corpus_session_keeps_every_tool_call_paired(fitted: dict[int, Any], window: int) -> None:
-    result = fitted[window][2]
-    assert openai_problems(result.messages) == [] and anthropic_problems(result.messages) == []
-
-
-@pytest.mark.corpus
-@pytest.mark.parametrize("window", [8_000, 16_000, 32_000])
-def test_long_corpus_session_keeps_system_prompt_and_last_question(fitted: dict[int, Any], window: int) -> None:
-    messages, _config, result = fitted[window]
-    last = last_user_index(messages)
-    assert result.messages[0] == messages[0]
-    assert last is not None and messages[last] in result.messages
-
-
-@pytest.mark.corpus
-@pytest.mark.parametrize("window", [8_000, 16_000, 32_000])
-def test_long_corpus_session_dropped_content_is_retrievable(fitted: dict[int, Any], window: int) -> None:
-    messages, config, result = fitted[window]
-    store = get_store(config)
-    fit_keys = result.extras["fitting"]["ccr_keys"]
-    assert fit_keys
-    recovered: set[str] = set()
-    for key in fit_keys:
-        original = store.get(key)
-        try:
-            recovered |= {m.get("tool_call_id") for m in json.loads(original) if isinstance(m, dict)}
-        except (json.JSONDecodeError, AttributeError, TypeError):
-            pass  # an elided single tool output
-    kept = {m.get("tool_call_id") for m in result.messages if m.get("role") == "tool"}
-    every = {m["tool_call_id"] for m in messages if m["role"] == "tool"}
-    assert every <= kept | recovered
-
-
-@pytest.mark.corpus
-@pytest.mark.parametrize("window", [8_000, 16_000, 32_000])
-def test_long_corpus_session_shows_what_the_last_questions_name(
-    fitted: dict[int, Any], window: int, corpus_session: list[SessionTurn]
-) -> None:
-    result = fitted[window][2]
-    outputs = _tool_outputs_by_turn(corpus_session, result.messages)
-    for turn in (len(corpus_session) - 2, len(corpus_session) - 1):
-        text = "\n".join(outputs[turn])
-        assert all(needle in text for needle in corpus_session[turn].needles), corpus_session[turn].question
-
-
-def test_newest_result_larger_than_the_window_is_elided_as_the_last_resort(samples_dir: Any, store: CCRStore) -> None:
-    log = (samples_dir / "logs" / "BGL_2k.log").read_text(encoding="utf-8")
-    call = {"id": "c1", "type": "function", "function": {"name": "read_log", "arguments": '{"file": "BGL_2k.log"}'}}
+def test_an_output_larger_than_one_store_entry_is_stored_in_parts(samples_dir: Any) -> None:
+    store = CCRStore("sqlite://")
+    text = (samples_dir / "logs" / "HDFS_2k.log").read_text(encoding="utf-8")
     messages = [
-        {"role": "system", "content": "You read logs."},
-        {"role": "user", "content": "Any alerts in BGL?"},
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "c1", "content": log},
+        {"role": "user", "content": "What happened to block blk_-1608999687919862906?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "read_log", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": text},
     ]
-    result = _fit(messages, 4_000, store=store)
-    assert COUNTER.count_messages(result.messages) <= 4_000
-    assert result.report["steps"] == ["elide_newest"] and openai_problems(result.messages) == []
-    key = next(k for k in result.ccr_keys if k in result.messages[-1]["content"])
-    assert store.get(key) == log
+    result = _fit(messages, 3_000, store=store, max_entry_bytes=100_000)
+    sent = result.messages[-1]["content"]
+    assert _tokens(result.messages) <= 3_000 and "parts" in sent
+    keys = [k for k in result.ccr_keys if k in sent]
+    assert len(keys) == len(chunk_for_store(text, 100_000)) > 1
+    assert "".join(store.get(k) for k in keys) == text
 
 
-@pytest.mark.corpus
-@pytest.mark.parametrize("window", [8_000, 16_000, 32_000])
-def test_every_kept_turn_shows_what_its_own_question_named(
-    fitted: dict[int, Any], window: int, corpus_session: list[SessionTurn]
+def test_chunks_concatenate_to_the_original_and_respect_the_byte_limit() -> None:
+    text = "naïve café ☕ " * 5_000 + "\udcff"
+    pieces = chunk_for_store(text, 1_000)
+    assert "".join(pieces) == text
+    assert all(len(p.encode("utf-8", "surrogatepass")) <= 1_000 for p in pieces)
+
+
+def _bytes(messages: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(m, ensure_ascii=False, sort_keys=True) for m in messages]
+
+
+def test_each_request_repeats_the_previous_one_unless_a_compaction_happened_in_between(
+    log_conversation: Build, store: CCRStore
 ) -> None:
-    result = fitted[window][2]
-    outputs = _tool_outputs_by_turn(corpus_session, result.messages)
-    kept = {k: texts for k, texts in outputs.items() if not any(t.startswith(MARKER_PREFIX) for t in texts)}
-    assert len(kept) >= 2
-    for turn, texts in kept.items():
-        assert all(needle in "\n".join(texts) for needle in corpus_session[turn].needles), corpus_session[turn].question
+    messages = log_conversation(12, chunk=60)
+    limit = _tokens(messages) // 3
+    previous: list[str] | None = None
+    rewrites = compactions = 0
+    last_points: list[int] = []
+    for end in request_points(messages):
+        result = _fit(messages[:end], limit, target=limit // 2, store=store)
+        sent = _bytes(result.messages)
+        points = result.report.get("compaction_points", [])
+        new = [p for p in points if p not in last_points]
+        if previous is not None and sent[: len(previous)] != previous:
+            rewrites += 1
+            assert new, "the prefix changed without a compaction"
+        compactions += len(new)
+        previous, last_points = sent, points
+    assert rewrites >= 1 and rewrites <= compactions
 
 
-@pytest.mark.corpus
-def test_judging_every_output_by_the_last_question_would_lose_earlier_records(
-    corpus_session: list[SessionTurn],
-) -> None:
-    messages = conversation_until(corpus_session, len(corpus_session) - 1)
-    config = HeadroomConfig()
-    per_turn = _tool_outputs_by_turn(corpus_session, headroom.compress(messages, config=config).messages)
-    last_only = _tool_outputs_by_turn(
-        corpus_session, headroom.compress(messages, config=config, query=corpus_session[-1].question).messages
+def test_the_same_request_fits_to_the_same_bytes(log_conversation: Build) -> None:
+    messages = log_conversation(10, chunk=60)
+    runs = [_bytes(_fit(messages, 2_000, store=CCRStore("sqlite://")).messages) for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_keep_turns_shrinks_kept_outputs_only_when_they_alone_do_not_fit(log_conversation: Build) -> None:
+    messages = log_conversation(4, chunk=120)
+    result = _fit(messages, _tokens(messages) // 3, keep_turns=3, store=CCRStore("sqlite://"))
+    assert any("keep_turns=3" in n for n in result.notes)
+    roomy = _fit(messages, _tokens(messages) - 10, keep_turns=3, store=CCRStore("sqlite://"))
+    assert not any("keep_turns" in n for n in roomy.notes)
+    assert all(
+        m in roomy.messages for m in messages[messages.index(next(m for m in messages[4:] if m["role"] == "user")) :]
     )
 
-    def missing(outputs: dict[int, list[str]]) -> list[int]:
-        return [k for k, t in enumerate(corpus_session) if not all(n in "\n".join(outputs[k]) for n in t.needles)]
 
-    assert missing(per_turn) == []
-    assert len(missing(last_only)) >= 5
+def test_markers_say_what_they_stand_for(log_conversation: Build, store: CCRStore) -> None:
+    messages = log_conversation(10, chunk=40)
+    result = _fit(messages, 1_200, store=store)
+    marker = next(m for m in result.messages if is_fitting_marker(m))
+    assert marker["content"].startswith(MARKER_PREFIX) and "user turns" in marker["content"]
+    assert all(
+        "output of tool 'read_log'" in m["content"] and "headroom_retrieve" in m["content"]
+        for m in _digests(result.messages)
+    )
+
+
+def test_request_points_are_where_the_model_speaks_next(log_conversation: Build) -> None:
+    messages = log_conversation(3)
+    points = request_points(messages)
+    assert points[-1] == len(messages)
+    for p, q in itertools.pairwise(points):
+        assert messages[p].get("role") == "assistant" and p < q
+
+
+def test_a_tool_output_larger_than_a_store_entry_no_longer_defeats_fitting(samples_dir: Any, tmp_path: Any) -> None:
+    import headroom
+    from headroom.config import CCRConfig, HeadroomConfig
+
+    logs = "\n".join(p.read_text(encoding="utf-8") for p in sorted((samples_dir / "logs").glob("*.log")))
+    config = HeadroomConfig(
+        store_url=f"sqlite:///{tmp_path / 'small-entries.db'}",
+        ccr=CCRConfig(max_entry_bytes=200_000),
+        model_context_limits={"gpt-4o": 32_000},
+    )
+    call = {"id": "c1", "type": "function", "function": {"name": "read_logs", "arguments": "{}"}}
+    request = [
+        {"role": "user", "content": "Which node reported a FATAL error?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": logs},
+    ]
+    result = headroom.compress(request, "gpt-4o", config=config)
+    assert result.tokens_after <= 32_000 - config.output_buffer_tokens
+    sent = result.messages[-1]["content"]
+    keys = [k for k in result.ccr_keys if k in sent]
+    store = headroom.get_store(config)
+    assert len(keys) > 1 and "".join(store.get(k) for k in keys) == logs

@@ -59,44 +59,35 @@ def test_cache_mode_compresses_only_new_messages(corpus_session: list[SessionTur
     assert all(t.message_index >= frozen for t in result.extras["content_timings"])
 
 
-@pytest.mark.corpus
-def test_cache_mode_cuts_a_small_window_less_often_than_token_mode(corpus_session: list[SessionTurn]) -> None:
-    def changes(config: HeadroomConfig) -> int:
-        sent = [
-            _bytes(
-                headroom.compress(
-                    conversation_until(corpus_session, t), "gpt-4o", config=config, session_id=f"w{id(config)}"
-                ).messages
-            )
-            for t in range(len(corpus_session))
-        ]
-        return _prefix_changes(sent)
-
-    window = {"gpt-4o": 32_000}
-    token = changes(HeadroomConfig(model_context_limits=window))
-    cache = changes(HeadroomConfig(optimization_mode="cache", model_context_limits=window))
-    assert cache < token
+def _replay(session: list[SessionTurn], config: HeadroomConfig, session_id: str) -> tuple[int, int]:
+    """(prefix rewrites, compactions) over the session's requests, each request compared with the previous one."""
+    sent: list[list[str]] = []
+    seen_points: set[int] = set()
+    compactions = 0
+    for t in range(len(session)):
+        result = headroom.compress(conversation_until(session, t), "gpt-4o", config=config, session_id=session_id)
+        sent.append(_bytes(result.messages))
+        points = set(result.extras["fitting"].get("compaction_points", []))
+        compactions += len(points - seen_points)
+        seen_points |= points
+    return _prefix_changes(sent), compactions
 
 
 @pytest.mark.corpus
-def test_refit_free_fraction_spaces_out_the_cuts(corpus_session: list[SessionTurn]) -> None:
-    def changes(fraction: float) -> int:
-        config = HeadroomConfig(
-            optimization_mode="cache",
-            model_context_limits={"gpt-4o": 32_000},
-            prefix_freeze=PrefixFreezeConfig(refit_free_fraction=fraction),
-        )
-        sent = [
-            _bytes(
-                headroom.compress(
-                    conversation_until(corpus_session, t), "gpt-4o", config=config, session_id=f"f{fraction}"
-                ).messages
-            )
-            for t in range(len(corpus_session))
-        ]
-        return _prefix_changes(sent)
+@pytest.mark.parametrize("mode", ["token", "cache"])
+def test_a_small_window_rewrites_the_prefix_only_when_it_compacts(corpus_session: list[SessionTurn], mode: str) -> None:
+    config = HeadroomConfig(optimization_mode=mode, model_context_limits={"gpt-4o": 32_000})
+    rewrites, compactions = _replay(corpus_session, config, f"w-{mode}")
+    assert 1 <= rewrites <= compactions
 
-    assert changes(0.5) < changes(0.0)
+
+@pytest.mark.corpus
+def test_a_lower_low_water_mark_spaces_out_the_compactions(corpus_session: list[SessionTurn]) -> None:
+    def rewrites(low_water: float) -> int:
+        config = HeadroomConfig(model_context_limits={"gpt-4o": 32_000}, compaction_low_water=low_water)
+        return _replay(corpus_session, config, f"lw{low_water}")[0]
+
+    assert rewrites(0.3) < rewrites(0.9)
 
 
 def test_a_retried_request_is_sent_identically(log_conversation: Build) -> None:

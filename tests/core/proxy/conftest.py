@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -16,18 +15,6 @@ from tests.support.proxy_server import RunningProxy, running_proxy
 from tests.support.scripted_server import ScriptedServer
 
 QUESTION = "Which workflow runs of PhishBench failed, and on which branch?"
-
-try:  # the shared fixture (a throw-away PostgreSQL cluster), once main has it
-    from tests.support.postgres import postgres_url
-except ImportError:
-
-    @pytest.fixture(scope="session")
-    def postgres_url() -> str:
-        """A PostgreSQL SQLAlchemy URL from HEADROOM_TEST_POSTGRES_URL (skips without one)."""
-        url = os.environ.get("HEADROOM_TEST_POSTGRES_URL", "")
-        if not url:
-            pytest.skip("no PostgreSQL for the tests: set HEADROOM_TEST_POSTGRES_URL")
-        return url
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The proxy on a PostgreSQL store: what several machines sharing one ``store_url`` rely on."""
+"""The proxy on a PostgreSQL store: what several machines sharing one ``store_url`` rely on.
+
+Runs against the shared ``postgres_url`` fixture (HEADROOM_TEST_POSTGRES_URL, else a throw-away
+cluster, else skipped), each test in a fresh schema.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,15 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from headroom.proxy.tables import counters_table, create_tables, spend_table
-from sqlalchemy import create_engine, delete
 
 from tests.support.proxy_server import RunningProxy, proxy_process
 from tests.support.scripted_server import ScriptedServer, Usage, text_reply, tool_call_reply
 
 
 @pytest.fixture
-def pg_url(postgres_url: str) -> str:
-    """The PostgreSQL store with the proxy's counters and spend emptied (they outlive a test run)."""
-    engine = create_engine(postgres_url)
-    create_tables(engine)
-    with engine.begin() as conn:
-        conn.execute(delete(counters_table))
-        conn.execute(delete(spend_table))
-    engine.dispose()
-    return postgres_url
+def pg_url(postgres_schema_url: str) -> str:
+    """A PostgreSQL store in a fresh schema of this test's own (the shared postgres_url fixture)."""
+    return postgres_schema_url
 
 
 def test_a_key_created_by_one_proxy_is_retrieved_by_another(
