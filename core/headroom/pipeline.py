@@ -348,6 +348,7 @@ def run_pipeline(
         exact_tokens=counter.exact,
         diff_artifacts=tuple(diffs),
         extras=extras,
+        model_info=registry.get(model),
     )
 
 
