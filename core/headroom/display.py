@@ -85,12 +85,10 @@ def _fitting_action(result: CompressResult) -> str | None:
     target = f"the {_window(window)} window" if window else f"{int(report.get('limit', 0)):,} tokens"
     text = " and ".join(done) + f" to fit {target}"
     limit = int(report.get("limit", 0))
-    if report.get("over_limit"):
-        text += (
-            " (still over it: the window is smaller than the answer buffer)"
-            if limit <= 0
-            else (f" (still over its {limit:,}-token limit)")
-        )
+    if report.get("over_limit") and limit <= 0:
+        text += " (still over it: the window is smaller than the answer buffer)"
+    elif report.get("over_limit"):
+        text += f" (still over its {limit:,}-token limit)"
     return text
 
 

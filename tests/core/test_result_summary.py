@@ -144,3 +144,11 @@ def test_savings_by_transform_add_up_to_what_optimize_saves() -> None:
 def test_percent_is_never_rounded_to_nothing_or_everything(whole: int, data: st.DataObject) -> None:
     part = data.draw(st.integers(min_value=1, max_value=whole - 1))
     assert percent(part, whole) not in ("0%", "100%", "0.0%", "100.0%", "0.00%", "100.00%")
+
+
+def test_a_window_smaller_than_the_answer_buffer_is_said_plainly() -> None:
+    config = HeadroomConfig(model_context_limits={"gpt-4o": 3000})
+    summary = headroom.compress(_agent_session()[:7], "gpt-4o", config=config).summary()
+    assert summary.endswith(
+        "to fit the 3,000-token window (still over it: the window is smaller than the answer buffer)"
+    )
