@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from headroom.errors import ConfigurationError
+from headroom.config_errors import configuration_error
 
 __all__ = [
     "CodeOutlinerConfig",
@@ -37,10 +37,13 @@ class _Settings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = type(self).__name__ + "." + ".".join(str(p) for p in err.get("loc", ()))
-            accepted = "a known field name" if err.get("type") == "extra_forbidden" else err.get("msg", "a valid value")
-            raise ConfigurationError(field, err.get("input"), accepted) from None
+            raise configuration_error(type(self), exc) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
 
 
 class LogCompressorConfig(_Settings):
@@ -74,7 +77,7 @@ class LogCompressorConfig(_Settings):
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(f"not a valid regular expression ({exc})") from None
+            raise ValueError(f"a valid regular expression (this one fails: {exc})") from None
         return value
 
 
