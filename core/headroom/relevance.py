@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from headroom.question import WORD, parse_question
 
-__all__ = ["BM25", "query_identifiers", "query_terms", "tokenize"]
+__all__ = ["BM25", "LineIndex", "query_identifiers", "query_terms", "tokenize"]
 
 _COMPOUND_SPLIT = re.compile(r"[-./:@#_]+")
 _SEPARATOR = "\x00"
@@ -142,3 +142,49 @@ class BM25:
         scored = [(s, i) for i, s in enumerate(self.scores(query)) if s > min_score]
         scored.sort(key=lambda x: (-x[0], x[1]))
         return [i for _, i in scored[:k]]
+
+
+class LineIndex:
+    """A lower-cased text and where its lines start: which lines hold a text or match a pattern.
+
+    Each lookup is one C-level scan of the whole text (``str.find`` or a literal-first pattern
+    of :mod:`headroom.question`); match positions become line numbers by bisection, so the
+    cost is the scan plus a little per matching line, however many lines the text has.
+    Lines are those of ``str.splitlines``.
+    """
+
+    def __init__(self, low: str) -> None:
+        self.low = low
+        starts, at = [], 0
+        for line in low.splitlines(keepends=True):
+            starts.append(at)
+            at += len(line)
+        self.starts = starts
+
+    def line_of(self, position: int) -> int:
+        """The 0-based line holding character ``position``."""
+        return bisect.bisect_right(self.starts, position) - 1
+
+    def lines_with_text(self, needle: str) -> list[int]:
+        """Lines containing ``needle`` (lower case) anywhere, in order; one ``find`` per line hit."""
+        out: list[int] = []
+        low, starts = self.low, self.starts
+        at = low.find(needle) if needle else -1
+        while at != -1:
+            i = self.line_of(at)
+            out.append(i)
+            if i + 1 >= len(starts):
+                break
+            at = low.find(needle, starts[i + 1])
+        return out
+
+    def lines_matching(self, pattern: re.Pattern[str]) -> list[int]:
+        """Lines where ``pattern`` matches, in order, each once."""
+        out: list[int] = []
+        last = -1
+        for m in pattern.finditer(self.low):
+            i = self.line_of(m.start())
+            if i != last:
+                out.append(i)
+                last = i
+        return out

@@ -24,7 +24,6 @@ per word plus a little per matching line.
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 
 from headroom.compressors.log_templates import mask_text, shape_key
 from headroom.question import Question, parse_question
+from headroom.relevance import LineIndex
 
 __all__ = ["QueryLines", "query_lines"]
 
@@ -59,45 +59,6 @@ class QueryLines:
     def lines(self) -> set[int]:
         """Every line kept for the question."""
         return {*self.pasted, *self.named, *self.by_words}
-
-
-class _Log:
-    """The lower-cased log and its line starts, for turning match positions into line numbers."""
-
-    def __init__(self, low: str) -> None:
-        self.low = low
-        starts, at = [], 0
-        for line in low.splitlines(keepends=True):
-            starts.append(at)
-            at += len(line)
-        self.starts = starts
-
-    def line_of(self, position: int) -> int:
-        return bisect.bisect_right(self.starts, position) - 1
-
-    def lines_with_text(self, needle: str) -> list[int]:
-        """Lines containing ``needle`` (lower case) anywhere; one C-level find per line hit."""
-        out: list[int] = []
-        low, starts = self.low, self.starts
-        at = low.find(needle)
-        while at != -1:
-            i = self.line_of(at)
-            out.append(i)
-            if i + 1 >= len(starts):
-                break
-            at = low.find(needle, starts[i + 1])
-        return out
-
-    def lines_matching(self, pattern: re.Pattern[str]) -> list[int]:
-        """Lines where ``pattern`` matches (in order, each once)."""
-        out: list[int] = []
-        last = -1
-        for m in pattern.finditer(self.low):
-            i = self.line_of(m.start())
-            if i != last:
-                out.append(i)
-                last = i
-        return out
 
 
 def _idf(n: int, df: int) -> float:
@@ -133,7 +94,7 @@ def query_lines(
     question = parse_question(_QUOTED.sub(" ", rest))
     if not quoted and not question:
         return QueryLines(pasted=tuple(pasted))
-    log = _Log(low)
+    log = LineIndex(low)
     n = len(lines)
     found: dict[str, list[int]] = {}
     named_hits: dict[str, list[int]] = {}
@@ -158,7 +119,7 @@ def query_lines(
 
 
 def _word_weights(
-    log: _Log,
+    log: LineIndex,
     question: Question,
     n: int,
     found: dict[str, list[int]],

@@ -310,3 +310,21 @@ def test_each_compression_is_counted_in_the_metrics(corpus_dir: Path) -> None:
         after.get("content.log_compressor.omitted_lines", 0) - before.get("content.log_compressor.omitted_lines", 0)
         == out.details["omitted_lines"]
     )
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", LOG_NAMES)
+def test_each_level_is_smaller_and_keeps_every_error_shape(corpus_dir: Path, name: str) -> None:
+    text = read_log(corpus_dir, name)
+    lines = text.splitlines()
+    errors = [line for line in lines if _ERROR.search(line)]
+    counter = get_counter("gpt-4o")
+    sizes = []
+    for level in (0, 1, 2):
+        ctx = ctx_for()
+        ctx.level = level
+        out = LogCompressor().compress(text, ctx)
+        assert out is not None
+        check_shapes(lines, errors, out.text)
+        sizes.append(counter.count(out.text))
+    assert sizes[0] > sizes[1] > sizes[2]
