@@ -11,7 +11,7 @@ names what the reader needs. A question is read into:
   and words with an inner capital (``AudioManager``);
 - **matchers**: one compiled pattern per term, matching the term as a whole word of lower-case
   text in its inflected forms (``upgraded`` finds ``upgrade``, ``errors`` finds ``error``,
-  ``failed`` finds ``failure``), plus one per *phrase*: two adjacent content words written
+  ``failed`` finds ``failure``; the parts of a compound name only as written), plus one per *phrase*: two adjacent content words written
   together in any of the ways tool outputs join them (``node 17`` finds ``node-17``,
   ``node17``, ``node_17``; ``data source`` finds ``data source`` and ``data_source``);
 - **asks_for_problems**: whether it asks for errors, failures, warnings or alerts.
@@ -161,6 +161,12 @@ def _compiled_forms(word: str) -> re.Pattern[str]:
     return re.compile(lit + r"(?<![a-z0-9_]" + lit + r")" + tail + r"(?![a-z0-9_])", re.ASCII)
 
 
+@functools.lru_cache(maxsize=2048)
+def _exact_pattern(token: str) -> re.Pattern[str]:
+    lit = re.escape(token)
+    return re.compile(lit + r"(?<![a-z0-9_]" + lit + r")(?![a-z0-9_])", re.ASCII)
+
+
 def _phrase_pattern(first: str, second: str) -> re.Pattern[str]:
     """``first`` and ``second`` joined by a space or ``_ . - / :``; directly too when ``second`` is a number."""
     a, b = re.escape(first), re.escape(second)
@@ -168,14 +174,14 @@ def _phrase_pattern(first: str, second: str) -> re.Pattern[str]:
     return re.compile(a + r"(?<![a-z0-9_]" + a + r")" + joiner + b + r"(?![a-z0-9_])", re.ASCII)
 
 
-def _tokens(text: str) -> list[str]:
-    """Lower-case tokens; compound tokens also yield their parts (as :func:`headroom.relevance.tokenize`)."""
-    out: list[str] = []
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """Lower-case tokens, each with whether it is a part of a compound token (which yields its parts too)."""
+    out: list[tuple[str, bool]] = []
     for m in WORD.finditer(text.lower()):
         tok = m.group(0)
-        out.append(tok)
+        out.append((tok, False))
         if len(tok) > 2 and any(c in tok for c in "-./:@#_"):
-            out.extend(p for p in _COMPOUND_SPLIT.split(tok) if p and p != tok)
+            out.extend((p, True) for p in _COMPOUND_SPLIT.split(tok) if p and p != tok)
     return out
 
 
@@ -216,12 +222,13 @@ def _phrases(text: str) -> list[tuple[str, str]]:
 @functools.lru_cache(maxsize=256)
 def parse_question(text: str) -> Question:
     """The parsed question (remembered per text: one question is read by every compressor it reaches)."""
-    seen: dict[str, None] = {}
-    for tok in _tokens(text):
+    seen: dict[str, bool] = {}
+    for tok, part in _tokens(text):
         if tok not in STOP_WORDS and len(tok) > 1:
-            seen.setdefault(tok, None)
+            seen[tok] = seen.get(tok, True) and part
     terms = tuple(seen)
-    matchers = [Matcher(t, word_forms_pattern(t)) for t in terms]
+    # A part of a name ("issue" of src/github/Issue.py) is matched as written, a word in its forms.
+    matchers = [Matcher(t, _exact_pattern(t) if part else word_forms_pattern(t)) for t, part in seen.items()]
     matchers += [Matcher(f"{a} {b}", _phrase_pattern(a, b), phrase=True) for a, b in _phrases(text)]
     return Question(
         text=text,

@@ -122,9 +122,14 @@ class BM25:
             return [0.0] * n
         out = [0.0] * n
         absent: set[str] = set()
+        docs = self._docs
         for matcher in matchers:
             if not absent.isdisjoint(matcher.needs_words):
                 continue  # a phrase one of whose words occurs nowhere cannot occur either
+            if n > 1 and all(matcher.text in d for d in docs):
+                # Written in every document, as a word or inside a longer one (a field name such
+                # as "filename" holds "file"): it names what every document is, not one of them.
+                continue
             tfs = self._term_counts(matcher.pattern)
             if not tfs:
                 absent.add(matcher.text)

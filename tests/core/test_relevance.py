@@ -76,7 +76,7 @@ def _plain_bm25(docs: list[str], query: str, k1: float = 1.2, b: float = 0.75) -
     for matcher in parse_question(query).matchers:
         tfs = [len(matcher.pattern.findall(d)) for d in low]
         df = sum(1 for f in tfs if f)
-        if not df or df == len(docs):
+        if not df or df == len(docs) or all(matcher.text in d for d in low):
             continue
         idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
         for i, f in enumerate(tfs):
@@ -90,3 +90,8 @@ def test_scores_follow_the_definition_for_rare_and_frequent_terms(samples_dir: P
     docs = _repos(samples_dir)
     query = "which repository has the owner login url with python issues forks"
     assert BM25(docs).scores(query) == pytest.approx(_plain_bm25(docs, query))
+
+
+def test_a_word_written_in_every_document_inside_a_field_name_does_not_count() -> None:
+    docs = ['{"filename": "a.py", "patch": "new file"}', '{"filename": "b.py", "patch": "x"}']
+    assert BM25(docs).scores("what happened with file b.py?")[0] == 0
