@@ -60,6 +60,8 @@ _TRACE_CUE = re.compile(r"^\s+at |^\s+File \"|^Caused by|^Traceback|^\s+\.\.\. \
 _LABEL = re.compile(r"[A-Z][A-Z_]{2,}")
 _DIGIT_FREE = re.compile(r"[a-z _|'-]+")
 """Importance patterns of plain lower-case words cannot match digits: shape keys suffice to apply them."""
+_PLAIN_WORDS = re.compile(r"[a-z' ]+(?:\|[a-z' ]+)*")
+"""An importance pattern that is only words separated by ``|`` (the default is)."""
 _MAX_VALUE_CHARS = 48
 _LOOSER_TEMPLATES = 0.6
 """Level 1 joins shapes into templates at this share of the configured similarity threshold."""
@@ -109,7 +111,18 @@ class _Effort:
 
 @functools.lru_cache(maxsize=16)
 def _importance(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    """The compiled importance pattern; a plain list of words is grouped by first letter.
+
+    ``error|exception|fail|...`` becomes ``e(?:rror|xception)|f(?:ail)|...``: the same matches
+    (alternatives sharing no first letter can never both match at one position, and within a
+    group their order is kept), tried in fewer steps per character.
+    """
+    if not _PLAIN_WORDS.fullmatch(pattern):
+        return re.compile(pattern)
+    groups: dict[str, list[str]] = {}
+    for word in pattern.split("|"):
+        groups.setdefault(word[0], []).append(re.escape(word[1:]))
+    return re.compile("|".join(re.escape(first) + "(?:" + "|".join(rests) + ")" for first, rests in groups.items()))
 
 
 @dataclass
