@@ -61,7 +61,7 @@ class LogCompressorConfig(_Settings):
     )
     importance_pattern: str = Field(
         r"error|fatal|severe|exception|critical|panic|traceback|segfault|abort|fail|unable|cannot|can't|could not|"
-        r"couldn't|refused|denied|timeout|timed out|warn|not permitted|unreachable|rejected|killed|out of memory",
+        r"couldn't|refus|denied|timeout|timed out|warn|not permitted|unreachable|rejected|killed|out of memory",
         description=(
             "Lines matching this regex (applied to the lower-cased line, so write it in lower case) report a problem, "
             "whatever their level word (a 'Warning: we failed to resolve ...' counts): each shape of them keeps a "

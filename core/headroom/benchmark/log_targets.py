@@ -24,7 +24,7 @@ __all__ = ["LogTargets", "is_error_line", "is_problem_line", "line_shape", "log_
 
 _ERROR = re.compile(r"(?i)error|fatal|severe|exception")
 _PROBLEM = re.compile(
-    r"(?i)fail|unable|cannot|can't|could ?not|couldn't|refus|denied|timeout|timed out|warn|traceback|panic|abort|"
+    r"(?i)fail|unable|cannot|can't|could not|couldn't|refus|denied|timeout|timed out|warn|traceback|panic|abort|"
     r"critical|segfault|killed|unreachable|rejected|not permitted|out of memory"
 )
 _DIGIT = re.compile(r"\d")

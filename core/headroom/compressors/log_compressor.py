@@ -205,9 +205,9 @@ def _gap(start: int, end: int) -> str:
     return f"… L{start + 1} …" if end - start == 1 else f"… L{start + 1}-{end} …"
 
 
-def _summary_of_others(templates: Sequence[Template], lines: Sequence[str]) -> str:
+def _summary_of_others(templates: Sequence[Template], lines: Sequence[str], shown: set[int]) -> str:
     """One line saying what the omitted ordinary lines were: how many, of how many kinds, the most frequent."""
-    total = sum(t.count for t in templates)
+    total = sum(1 for t in templates for i in t.members() if i not in shown)
     top = sorted(templates, key=lambda t: (-t.count, t.first_line))[:_SUMMARY_TEMPLATES]
     examples = []
     for t in top:
@@ -262,7 +262,7 @@ class LogCompressor:
             for ident, more in plan.query_overflow.items()
         ]
         if not effort.ordinary_examples and plan.ordinary:
-            extra.append(_summary_of_others(plan.ordinary, clean_lines))
+            extra.append(_summary_of_others(plan.ordinary, clean_lines, plan.keep))
         out = "\n".join([header, body, *extra])
         if len(out) >= len(text):
             return None

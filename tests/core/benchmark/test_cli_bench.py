@@ -25,7 +25,7 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 
     out = capsys.readouterr().out
     assert exited.value.code == 0
-    assert all(option in out for option in ("--corpus", "--json", "--only", "--session", "--strict"))
+    assert all(option in out for option in ("--corpus", "--json", "--only", "--session", "--strict", "--as-written"))
 
 
 def test_json_output_has_a_row_per_file_and_question_and_a_summary_per_kind_and_question(
