@@ -27,12 +27,13 @@ import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["STOP_WORDS", "Matcher", "Question", "parse_question", "word_forms_pattern"]
+__all__ = ["QUOTED", "STOP_WORDS", "Matcher", "Question", "parse_question", "word_forms_pattern"]
 
 WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-./:@#]*[A-Za-z0-9_]|[A-Za-z0-9_]")
 """A token: word characters, possibly joined by ``- . / : @ #`` inside (never at its ends)."""
 _COMPOUND_SPLIT = re.compile(r"[-./:@#_]+")
-_QUOTED = re.compile(r"(?<![A-Za-z0-9])[\"'`]([^\"'`]{3,200})[\"'`](?![A-Za-z0-9])")
+QUOTED = re.compile(r"(?<![A-Za-z0-9])[\"'`]([^\"'`]{3,200})[\"'`](?![A-Za-z0-9])")
+"""Quoted text: a quotation mark that no letter or digit touches on its outer side opens and closes it."""
 _RAW_TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-./:@#]*")
 _INNER_CAPITAL = re.compile(r"[a-z][A-Z]")
 
@@ -192,7 +193,7 @@ def _is_compound_name(token: str) -> bool:
 
 def _identifiers(text: str) -> tuple[str, ...]:
     ids: dict[str, None] = {}
-    for quoted in _QUOTED.findall(text):
+    for quoted in QUOTED.findall(text):
         ids.setdefault(quoted, None)
     for m in _RAW_TOKEN.finditer(text):
         tok = m.group(0).rstrip(".:")

@@ -25,17 +25,15 @@ per word plus a little per matching line.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from headroom.compressors.log_templates import mask_text, shape_key
-from headroom.question import Question, parse_question
+from headroom.question import QUOTED, Question, parse_question
 from headroom.relevance import LineIndex
 
 __all__ = ["QueryLines", "query_lines"]
 
-_QUOTED = re.compile(r"(?<![A-Za-z0-9])[\"'`]([^\"'`]{3,200})[\"'`](?![A-Za-z0-9])")
 _MIN_PASTED = 12
 _WORD_FLOOR = 0.5
 """Lines chosen by words alone score at least this share of the best line's score."""
@@ -90,8 +88,8 @@ def query_lines(
             if len(s) >= _MIN_PASTED and s in query:
                 pasted.append(i)
                 rest = rest.replace(s, " ")
-    quoted = [q for q in dict.fromkeys(_QUOTED.findall(rest)) if len(q.strip()) >= 3]
-    question = parse_question(_QUOTED.sub(" ", rest))
+    quoted = [q for q in dict.fromkeys(QUOTED.findall(rest)) if len(q.strip()) >= 3]
+    question = parse_question(QUOTED.sub(" ", rest))
     if not quoted and not question:
         return QueryLines(pasted=tuple(pasted))
     log = LineIndex(low)
