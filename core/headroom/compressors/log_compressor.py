@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from headroom.compressors.base import Compressed, CompressionContext
 from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 from headroom.compressors.detection import strip_ansi
+from headroom.compressors.log_levels import Effort, summary_of_others
 from headroom.compressors.log_query import query_lines
 from headroom.compressors.log_templates import (
     LineShape,
@@ -63,50 +64,6 @@ _DIGIT_FREE = re.compile(r"[a-z _|'-]+")
 _PLAIN_WORDS = re.compile(r"[a-z' ]+(?:\|[a-z' ]+)*")
 """An importance pattern that is only words separated by ``|`` (the default is)."""
 _MAX_VALUE_CHARS = 48
-_LOOSER_TEMPLATES = 0.6
-"""Level 1 joins shapes into templates at this share of the configured similarity threshold."""
-_SUMMARY_TEMPLATES = 3
-_SUMMARY_PATTERN_CHARS = 72
-
-
-@dataclass(frozen=True)
-class _Effort:
-    """What one compression level keeps, derived from the settings (see the module docs)."""
-
-    level: int
-    first_lines: int
-    last_lines: int
-    similarity: float
-    query_budget: int
-    full_notes: bool
-    """Annotations with the time span and the values that vary (level 0), or count and range only."""
-    ordinary_examples: bool
-    """One example of every ordinary template (levels 0, 1), or one summary line (level 2)."""
-
-    @classmethod
-    def of(cls, cfg: LogCompressorConfig, level: int) -> _Effort:
-        if level <= 0:
-            return cls(
-                0,
-                cfg.keep_first_lines,
-                cfg.keep_last_lines,
-                cfg.similarity_threshold,
-                cfg.max_query_matches,
-                True,
-                True,
-            )
-        budget = cfg.max_query_matches
-        if level == 1:
-            return cls(
-                1,
-                cfg.keep_first_lines // 2,
-                cfg.keep_last_lines // 2,
-                cfg.similarity_threshold * _LOOSER_TEMPLATES,
-                max(1, budget // 2) if budget else 0,
-                False,
-                True,
-            )
-        return cls(2, 0, 0, cfg.similarity_threshold, max(1, budget // 4) if budget else 0, False, False)
 
 
 @functools.lru_cache(maxsize=16)
@@ -205,23 +162,6 @@ def _gap(start: int, end: int) -> str:
     return f"… L{start + 1} …" if end - start == 1 else f"… L{start + 1}-{end} …"
 
 
-def _summary_of_others(templates: Sequence[Template], lines: Sequence[str], shown: set[int]) -> str:
-    """One line saying what the omitted ordinary lines were: how many, of how many kinds, the most frequent."""
-    total = sum(1 for t in templates for i in t.members() if i not in shown)
-    top = sorted(templates, key=lambda t: (-t.count, t.first_line))[:_SUMMARY_TEMPLATES]
-    examples = []
-    for t in top:
-        text = lines[t.first_line].strip()
-        if len(text) > _SUMMARY_PATTERN_CHARS:
-            text = text[: _SUMMARY_PATTERN_CHARS - 1] + "…"
-        examples.append(f'"{text}" ×{t.count}')
-    kinds = "kind" if len(templates) == 1 else "kinds"
-    return (
-        f"[… besides these, {total} ordinary lines of {len(templates)} {kinds}, not shown; "
-        f"most frequent, one example each: {'; '.join(examples)} …]"
-    )
-
-
 class LogCompressor:
     """Compresses logs by line templates; see the module docs for what is kept."""
 
@@ -240,7 +180,7 @@ class LogCompressor:
         keys = line_keys(clean)
         if len(keys) != n or len(clean_lines) != n:
             return None
-        effort = _Effort.of(cfg, ctx.level)
+        effort = Effort.of(cfg, ctx.level)
         plan = self._plan(clean, clean_lines, keys, ctx, cfg, effort)
         if len(plan.keep) >= n * 0.9:
             return None
@@ -262,7 +202,7 @@ class LogCompressor:
             for ident, more in plan.query_overflow.items()
         ]
         if not effort.ordinary_examples and plan.ordinary:
-            extra.append(_summary_of_others(plan.ordinary, clean_lines, plan.keep))
+            extra.append(summary_of_others(plan.ordinary, clean_lines, plan.keep))
         out = "\n".join([header, body, *extra])
         if len(out) >= len(text):
             return None
@@ -293,7 +233,7 @@ class LogCompressor:
         keys: list[str],
         ctx: CompressionContext,
         cfg: LogCompressorConfig,
-        effort: _Effort,
+        effort: Effort,
     ) -> _Plan:
         n = len(lines)
         plan = _Plan()
