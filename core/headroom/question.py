@@ -11,9 +11,10 @@ names what the reader needs. A question is read into:
   and words with an inner capital (``AudioManager``);
 - **matchers**: one compiled pattern per term, matching the term as a whole word of lower-case
   text in its inflected forms (``upgraded`` finds ``upgrade``, ``errors`` finds ``error``,
-  ``failed`` finds ``failure``; the parts of a compound name only as written), plus one per *phrase*: two adjacent content words written
-  together in any of the ways tool outputs join them (``node 17`` finds ``node-17``,
-  ``node17``, ``node_17``; ``data source`` finds ``data source`` and ``data_source``);
+  ``failed`` finds ``failure``; the parts of a compound name only as written), plus one per
+  *phrase*: two adjacent content words written together in any of the ways tool outputs join
+  them (``node 17`` finds ``node-17``, ``node17``, ``node_17``; ``data source`` finds
+  ``data source`` and ``data_source``);
 - **asks_for_problems**: whether it asks for errors, failures, warnings or alerts.
 
 Parsing is remembered per question text, so every compressor of every tool output one question
@@ -27,7 +28,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["QUOTED", "STOP_WORDS", "Matcher", "Question", "parse_question", "word_forms_pattern"]
+__all__ = ["QUOTED", "STOP_WORDS", "WORD", "Matcher", "Question", "parse_question", "word_forms_pattern"]
 
 WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-./:@#]*[A-Za-z0-9_]|[A-Za-z0-9_]")
 """A token: word characters, possibly joined by ``- . / : @ #`` inside (never at its ends)."""
