@@ -22,9 +22,10 @@ from headroom.benchmark.fidelity import Target
 
 __all__ = ["LogTargets", "is_error_line", "is_problem_line", "line_shape", "log_targets"]
 
-_ERROR = re.compile(r"(?i)error|fatal|severe|exception")
+# Applied to lower-cased lines: a case-insensitive pattern would make the engine scan slowly.
+_ERROR = re.compile(r"error|fatal|severe|exception")
 _PROBLEM = re.compile(
-    r"(?i)fail|unable|cannot|can't|could not|couldn't|refus|denied|timeout|timed out|warn|traceback|panic|abort|"
+    r"fail|unable|cannot|can't|could not|couldn't|refus|denied|timeout|timed out|warn|traceback|panic|abort|"
     r"critical|segfault|killed|unreachable|rejected|not permitted|out of memory"
 )
 _DIGIT = re.compile(r"\d")
@@ -48,12 +49,12 @@ class LogTargets:
 
 def is_error_line(line: str) -> bool:
     """True for a line mentioning an error, fatal, severe or exception (any case, any word form)."""
-    return _ERROR.search(line) is not None
+    return _ERROR.search(line.lower()) is not None
 
 
 def is_problem_line(line: str) -> bool:
     """True for a line reporting a problem in other words: failed, unable, denied, timed out, warning, ..."""
-    return _PROBLEM.search(line) is not None
+    return _PROBLEM.search(line.lower()) is not None
 
 
 def line_shape(line: str) -> str:
@@ -98,9 +99,11 @@ def log_targets(text: str) -> LogTargets:
         question, plain = f'{asked} "{lines[q]}"', f"{asked} {lines[q]}"
         targets.append(Target("quoted_line", f"line {q + 1}: {lines[q][:160]}", lines=(lines[q],)))
     lines = [line for line in lines if line]
-    errors = [line for line in lines if is_error_line(line)]
+    low = [line.lower() for line in lines]
+    error_flags = [_ERROR.search(line) is not None for line in low]
+    errors = [line for line, flag in zip(lines, error_flags) if flag]
     targets.extend(_shape_targets("error_shape", errors))
-    problems = [line for line in lines if not is_error_line(line) and is_problem_line(line)]
+    problems = [line for line, lowered, flag in zip(lines, low, error_flags) if not flag and _PROBLEM.search(lowered)]
     targets.extend(_shape_targets("problem_shape", problems))
     alerts = [line for line in lines if not line.startswith("- ")] if _is_labelled(lines) else []
     targets.extend(_shape_targets("alert_shape", alerts))
