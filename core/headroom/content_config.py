@@ -63,11 +63,12 @@ class LogCompressorConfig(_Settings):
         25, ge=0, description="At most this many lines naming an identifier of the question are kept verbatim."
     )
     importance_pattern: str = Field(
-        r"error|fatal|severe|exception|critical|panic|traceback|segfault|abort",
+        r"error|fatal|severe|exception|critical|panic|traceback|segfault|abort|fail|unable|cannot|can't|could not|"
+        r"couldn't|refus|denied|timeout|timed out|warn|not permitted|unreachable|rejected|killed|out of memory",
         description=(
-            "Lines matching this regex (applied to the lower-cased line, so write it in lower case) are error lines: "
-            "each shape of them keeps a verbatim example and its count. Other lines ('failed', 'denied', ...) are "
-            "summarised by template, one example each."
+            "Lines matching this regex (applied to the lower-cased line, so write it in lower case) report a problem, "
+            "whatever their level word (a 'Warning: we failed to resolve ...' counts): each shape of them keeps a "
+            "verbatim example and its count. Other lines are summarised by template, one example each."
         ),
     )
 
