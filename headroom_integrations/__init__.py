@@ -2,7 +2,7 @@
 
 Each adapter translates its framework's messages or nodes to the core's OpenAI-format dicts,
 calls :mod:`headroom`, and translates back. Import the subpackage you need; each imports its
-framework lazily, so installing only ``headroom[langchain]`` never pulls in LlamaIndex.
+framework lazily, so installing only ``headroom-context[langchain]`` never pulls in LlamaIndex.
 
     >>> from headroom_integrations.langchain import HeadroomChatModel   # doctest: +SKIP
 """

@@ -1,21 +1,30 @@
-"""The ``headroom`` command: compress, retrieve, stats, bench.
+"""The ``headroom`` command: demo, compress, retrieve, stats, bench, proxy.
 
+headroom demo                                                     # compress two bundled samples, see what was kept
 headroom compress tool_output.json --query "which run failed?"   # compressed text on stdout
 headroom retrieve hr_0123456789abcdef                             # the original, exactly
 headroom stats                                                    # what the store holds
 headroom bench                                                    # savings on the bundled samples
 headroom proxy --port 8787                                        # the compressing HTTP proxy
+headroom --version                                                # headroom-context 0.1.0
+
+Bare ``headroom`` prints this help and exits 0. Errors are one line on stderr, ``headroom: error: ...``,
+exit status 2; a bad flag value names the flag.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from headroom.errors import HeadroomError
+from headroom.about import DISTRIBUTION_NAME
+from headroom.errors import ConfigurationError, HeadroomError
 
 __all__ = ["main"]
 
@@ -60,6 +69,27 @@ def _as_messages(text: str, query: str | None, tool_name: str) -> tuple[list[dic
     return messages, False
 
 
+class _SaidBySummary(logging.Filter):
+    """Drops the unknown-model log record while the command's own summary line says the same."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from headroom.models import UNKNOWN_MODEL_LOG_KEY
+
+        return not hasattr(record, UNKNOWN_MODEL_LOG_KEY)
+
+
+@contextlib.contextmanager
+def summary_says_unknown_model() -> Iterator[None]:
+    """While compressing for a command that prints ``result.summary()``: say an unknown model once, there."""
+    logger = logging.getLogger("headroom.models")
+    said = _SaidBySummary()
+    logger.addFilter(said)
+    try:
+        yield
+    finally:
+        logger.removeFilter(said)
+
+
 def _cmd_compress(args: argparse.Namespace) -> int:
     from headroom.compress import compress
     from headroom.config import HeadroomConfig
@@ -67,9 +97,14 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     text = _read_input(args.file)
     messages, is_conversation = _as_messages(text, args.query, args.tool)
     config = HeadroomConfig(store_url=args.store_url) if args.store_url else HeadroomConfig()
-    result = compress(
-        messages, model=args.model, config=config, mode=args.mode, query=args.query if is_conversation else None
-    )
+    if args.store_url:
+        from headroom.ccr.store import resolve_store_url
+
+        resolve_store_url(config)  # a malformed --store-url is the caller's error, not a reason to fail open
+    with summary_says_unknown_model():
+        result = compress(
+            messages, model=args.model, config=config, mode=args.mode, query=args.query if is_conversation else None
+        )
     out: Any
     if is_conversation:
         out = json.dumps(result.messages, ensure_ascii=False, indent=None)
@@ -109,11 +144,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from headroom.proxy.prometheus import stats_json
     from headroom.proxy.stats import stored_totals
 
-    store = get_store(HeadroomConfig(), args.store_url)
+    config = HeadroomConfig()
+    store = get_store(config, args.store_url)
     stats = store.stats()
     try:
         client, _rows = persisted_totals(store)
         proxy_totals = stored_totals(store.engine)
+        by_source = _totals_by_source(store)
     except Exception as exc:  # the store opened but cannot be read: one sentence, not a traceback
         from headroom.ccr.engine import describe_error
         from headroom.errors import StoreError
@@ -121,35 +158,130 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         raise StoreError(f"cannot read the Headroom store {store.shown_url}: {describe_error(exc)}") from None
     proxy = stats_json(proxy_totals) if proxy_totals else None
     if args.json:
-        print(json.dumps({**stats, "client": client, "proxy": proxy, "process_counters": metrics.snapshot()}))
+        print(
+            json.dumps(
+                {
+                    **stats,
+                    "by_source": by_source,
+                    "client": client,
+                    "proxy": proxy,
+                    "process_counters": metrics.snapshot(),
+                }
+            )
+        )
         return 0
+    _print_stats(
+        stats, by_source, client, shared_by=_shared_by(config, args.store_url), source=args.source, proxy=proxy
+    )
+    return 0
+
+
+def _shared_by(config: Any, store_url: str | None) -> str:
+    """Who else reads and writes this store: everyone on the same workspace, or on the same URL."""
+    from sqlalchemy.engine import make_url
+
+    url = store_url or config.store_url
+    try:
+        parsed = make_url(url)
+    except Exception:  # an unusable URL is reported by get_store before this is reached
+        return "every process using this store URL"
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not Path(database).is_absolute()
+    ):
+        return f"every process using the workspace {config.workspace_dir} (HEADROOM_WORKSPACE_DIR)"
+    return "every process using this store URL"
+
+
+def _totals_by_source(store: Any) -> dict[str, dict[str, Any]]:
+    """Requests, tokens and costs of the metrics table per ``source`` (client, proxy, ...)."""
+    from sqlalchemy import func, select
+
+    from headroom.ccr.schema import metrics_table
+
+    m = metrics_table.c
+    query = select(
+        m.source,
+        func.count(),
+        func.coalesce(func.sum(m.tokens_before), 0),
+        func.coalesce(func.sum(m.tokens_after), 0),
+        func.coalesce(func.sum(m.cached_tokens), 0),
+        func.coalesce(func.sum(m.cost_before), 0.0),
+        func.coalesce(func.sum(m.cost_after), 0.0),
+    ).group_by(m.source)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {
+        str(source): {
+            "requests": int(n),
+            "tokens_before": int(before),
+            "tokens_after": int(after),
+            "tokens_saved": int(before) - int(after),
+            "cached_tokens": int(cached),
+            "cost_before_usd": float(cost_before),
+            "cost_after_usd": float(cost_after),
+            "cost_saved_usd": float(cost_before) - float(cost_after),
+        }
+        for source, n, before, after, cached, cost_before, cost_after in sorted(rows, key=lambda r: str(r[0]))
+    }
+
+
+def _print_stats(
+    stats: dict[str, Any],
+    by_source: dict[str, dict[str, Any]],
+    client: dict[str, Any],
+    *,
+    shared_by: str,
+    source: str | None,
+    proxy: dict[str, Any] | None = None,
+) -> None:
     print(f"store              {stats['url']}")
+    print(f"                   shared by {shared_by}; the figures are their total")
     print(
         f"CCR entries        {stats['entries']:,} ({stats['bytes'] / 1e6:.2f} MB), retrieved {stats['retrievals']:,} times"
     )
-    print(f"requests recorded  {stats['requests']:,}")
+    totals = stats
+    if source is not None:
+        empty = {k: 0 for k in ("requests", "tokens_before", "tokens_after", "tokens_saved", "cached_tokens")}
+        totals = by_source.get(source) or {
+            **empty,
+            "cost_before_usd": 0.0,
+            "cost_after_usd": 0.0,
+            "cost_saved_usd": 0.0,
+        }
+        print(f"requests recorded  {totals['requests']:,} with source {source!r} (all sources: {stats['requests']:,})")
+    elif by_source:
+        sources = ", ".join(f"{name} {row['requests']:,}" for name, row in by_source.items())
+        first = next(iter(by_source))
+        print(
+            f"requests recorded  {stats['requests']:,} by source: {sources}; one source: headroom stats --source {first}"
+        )
+    else:
+        print(f"requests recorded  {stats['requests']:,}")
     print(
-        f"tokens             {stats['tokens_before']:,} -> {stats['tokens_after']:,} "
-        f"(saved {stats['tokens_saved']:,}; {stats['cached_tokens']:,} read from provider caches)"
+        f"tokens             {totals['tokens_before']:,} -> {totals['tokens_after']:,} "
+        f"(saved {totals['tokens_saved']:,}; {totals['cached_tokens']:,} read from provider caches)"
     )
     print(
-        f"cost (USD)         {stats['cost_before_usd']:.4f} -> {stats['cost_after_usd']:.4f} "
-        f"(saved {stats['cost_saved_usd']:.4f})"
+        f"cost (USD)         {totals['cost_before_usd']:.4f} -> {totals['cost_after_usd']:.4f} "
+        f"(saved {totals['cost_saved_usd']:.4f})"
     )
-    if client["requests"]:
+    if client["requests"] and source in (None, "client"):
         modes = ", ".join(f"{n} {m}" for m, n in sorted(client["by_mode"].items()))
         print(
             f"HeadroomClient     {client['requests']:,} calls ({modes}); {client['cache_hits']:,} semantic-cache hits; "
             f"spent {client['cost_usd']:.4f} USD; audit could save {client['potential_tokens_saved']:,} tokens"
         )
-    if proxy is not None:
+    if proxy is not None and source in (None, "proxy"):
         t = proxy["tokens"]
         print(
             f"headroom proxy     {proxy['requests']['total']:,} requests ({proxy['requests']['compressed']:,} compressed); "
             f"tokens {t['before']:,} -> {t['after']:,} (saved {t['saved']:,}); "
             f"{sum(proxy['errors'].values()):,} errors; spent {proxy['cost_usd']:.4f} USD"
         )
-    return 0
 
 
 def _positive_int(text: str) -> int:
@@ -245,9 +377,16 @@ def _add_proxy_parser(sub: Any) -> None:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="headroom", description="Make LLM context smaller without losing what the model needs."
+        prog="headroom",
+        description="Make LLM context smaller without losing what the model needs.",
+        epilog="Start with: headroom demo",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION_NAME} {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    from headroom.cli_demo import add_demo_parser
+
+    add_demo_parser(sub)
 
     p = sub.add_parser(
         "compress",
@@ -258,7 +397,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", help="path, or - for standard input")
     p.add_argument("--query", help="the question the output should answer (keeps what it names)")
-    p.add_argument("--model", default="gpt-4o", help="model whose tokenizer and window apply (default gpt-4o)")
+    p.add_argument(
+        "--model", default="gpt-4o", type=model_name, help="model whose tokenizer and window apply (default gpt-4o)"
+    )
     p.add_argument(
         "--mode",
         default="optimize",
@@ -283,10 +424,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "stats",
         help="what the store holds and the totals saved",
-        description="Entries and bytes in the CCR store, and totals of recorded requests.",
+        description="Entries and bytes in the CCR store, and totals of recorded requests. The store is "
+        "shared: every process using the same workspace (HEADROOM_WORKSPACE_DIR, default ~/.headroom) or the "
+        "same store URL reads and writes it, so the totals are theirs together; --source shows one source.",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--store-url", help="SQLAlchemy URL of the store (default from config)")
+    p.add_argument(
+        "--source", help="figures of one source only (the metrics table's source column: client, proxy, ...)"
+    )
     p.set_defaults(func=_cmd_stats)
 
     _add_proxy_parser(sub)
@@ -300,10 +446,42 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION_NAME)
+    except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+        from headroom import __version__
+
+        return __version__
+
+
+def model_name(text: str) -> str:
+    """argparse type of ``--model``: any non-empty name (unknown names are accepted and said in the summary)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a model name such as gpt-4o, got an empty string")
+    return text
+
+
+# Configuration fields a flag sets: an error about the field names the flag the user typed.
+_FLAG_OF_FIELD = {"store_url": "--store-url", "HeadroomConfig.store_url": "--store-url"}
+
+
+def _as_flag_error(exc: ConfigurationError, args: argparse.Namespace) -> ConfigurationError:
+    flag = _FLAG_OF_FIELD.get(exc.field)
+    if flag is None or getattr(args, flag.lstrip("-").replace("-", "_"), None) is None:
+        return exc
+    return ConfigurationError(flag, exc.value, exc.accepted)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``headroom`` command; returns the exit status."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     func: Any = getattr(args, "func", None)
     if func is None and args.command == "bench":
         from headroom.cli_bench import run_bench
@@ -311,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         func = run_bench
     try:
         return int(func(args) or 0)
+    except ConfigurationError as exc:
+        print(f"headroom: error: {_as_flag_error(exc, args)}", file=sys.stderr)
+        return 2
     except HeadroomError as exc:
         print(f"headroom: error: {exc}", file=sys.stderr)
         return 2

@@ -21,11 +21,15 @@ reduction, the minified-JSON baseline, latency, MB/s of input on one core, and f
 
 Each file becomes a tool call: a user question, an assistant tool call, and the tool
 message with the file's content (for corpus JSON files, json.dumps of the response body).
-JSON questions name one record from the middle of the main array; log questions quote one
-line. Fidelity ("targets kept") counts what must survive verbatim: the named record and
-every record with a rare status/conclusion/state/type value (JSON); the quoted line and one
-example of every shape of error/fatal/severe/exception line, and of alert lines in
-labelled logs such as BGL (logs). "ccr ok" means the CCR key restores the original exactly.
+JSON questions name one record from the middle of the main array (a name that is not a
+number in quotation marks); log questions quote one line. Every question is asked twice: as
+written, and with its quotation marks removed, as people type (the "question" column of the
+summary; the per-file table shows the unquoted run's reduction and targets in two columns).
+Fidelity ("targets kept") counts what must survive verbatim: the named record and every
+record with a rare status/conclusion/state/type value (JSON); the quoted line and one
+example of every shape of error/fatal/severe/exception line, of every other line reporting
+a problem (failed, unable, denied, timed out, warning, ...), and of alert lines in labelled
+logs such as BGL (logs). "ccr ok" means the CCR key restores the original exactly.
 
 Timing: latency is the headroom.compress call, each file compressed cold (result and
 token-count caches emptied first); MB/s is input bytes over that time on one core. All
@@ -76,6 +80,11 @@ def add_bench_parser(subparsers: Any) -> None:
         default=1,
         metavar="N",
         help="compress each file N times, each cold, and report the fastest run (default: 1)",
+    )
+    p.add_argument(
+        "--as-written",
+        action="store_true",
+        help="ask each question only as written (skip the second run with its quotation marks removed)",
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
@@ -182,7 +191,9 @@ def run_bench(args: argparse.Namespace) -> int:
     progress = ProgressBar(enabled=False if args.no_progress or args.json else None)
     with tempfile.TemporaryDirectory(prefix="headroom-bench-") as workspace:
         config = HeadroomConfig(workspace_dir=workspace, stateless=False)
-        results = run_bench(cases, model=args.model, config=config, on_case=progress, repeat=args.repeat)
+        results = run_bench(
+            cases, model=args.model, config=config, on_case=progress, repeat=args.repeat, unquoted=not args.as_written
+        )
         summaries = summarize(results)
         from headroom.ccr.store import get_store
 

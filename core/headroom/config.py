@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from headroom import env as _env
+from headroom.config_errors import configuration_error
 from headroom.content_config import ContentConfig
 from headroom.errors import ConfigurationError
 
@@ -81,26 +82,21 @@ def parse_optimization_mode(value: object, field: str = "optimization_mode") -> 
 
 
 class _Model(BaseModel):
+    """Validated, closed settings: an unknown field or a bad value raises a one-sentence ConfigurationError."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _as_configuration_error(type(self).__name__, exc) from None
+            raise configuration_error(type(self), exc) from None
 
-
-def _as_configuration_error(owner: str, exc: ValidationError) -> ConfigurationError:
-    err = exc.errors()[0]
-    field = owner + "." + ".".join(str(p) for p in err.get("loc", ()))
-    ctx = err.get("ctx") or {}
-    if err.get("type") == "extra_forbidden":
-        accepted = "a known field name (this one does not exist)"
-    elif "expected" in ctx:
-        accepted = str(ctx["expected"])
-    else:
-        accepted = err.get("msg", "a valid value")
-    return ConfigurationError(field, err.get("input"), accepted)
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
 
 
 class SmartCrusherConfig(_Model):
@@ -136,7 +132,9 @@ class SmartCrusherConfig(_Model):
     @model_validator(mode="after")
     def _fractions_fit(self) -> SmartCrusherConfig:
         if self.first_fraction + self.last_fraction > 1.0:
-            raise ValueError("first_fraction + last_fraction must not exceed 1.0")
+            raise ValueError(
+                f"first_fraction + last_fraction at most 1.0 (got {self.first_fraction} + {self.last_fraction})"
+            )
         return self
 
 
@@ -227,6 +225,20 @@ class ToolProfile(_Model):
         return SmartCrusherConfig(**{**base.model_dump(), **updates}) if updates else base
 
 
+_OVERRIDES = ("mode", "optimization_mode", "output_buffer_tokens", "keep_turns", "tool_profiles")
+
+
+def _tool_profiles(value: dict[str, Any], where: str) -> dict[str, Any]:
+    """Each profile of a ``tool_profiles`` dict validated, an error naming the tool it belongs to."""
+    out: dict[str, Any] = {}
+    for name, profile in value.items():
+        try:
+            out[name] = ToolProfile(**profile) if isinstance(profile, dict) else profile
+        except ConfigurationError as exc:
+            raise exc.rooted_at(f"{where}[{name!r}]") from None
+    return out
+
+
 class HeadroomConfig(_Model):
     """Everything Headroom does, in one validated object.
 
@@ -304,9 +316,7 @@ class HeadroomConfig(_Model):
     @field_validator("tool_profiles", mode="before")
     @classmethod
     def _profiles(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ToolProfile(**v) if isinstance(v, dict) else v for k, v in value.items()}
-        return value
+        return _tool_profiles(value, "HeadroomConfig.tool_profiles") if isinstance(value, dict) else value
 
     def with_overrides(self, **overrides: Any) -> HeadroomConfig:
         """A copy with per-request overrides applied (the last step of the precedence chain).
@@ -318,6 +328,7 @@ class HeadroomConfig(_Model):
         if not overrides:
             return self
         updates: dict[str, Any] = {}
+        keywords: dict[str, str] = {}  # field path -> the keyword the caller wrote, for error messages
         for raw_key, value in overrides.items():
             key = raw_key.removeprefix("headroom_")
             if value is None:
@@ -329,22 +340,27 @@ class HeadroomConfig(_Model):
             elif key == "tool_profiles":
                 if not isinstance(value, dict):
                     raise ConfigurationError(raw_key, value, "a dict of tool name -> profile dict")
-                merged = dict(self.tool_profiles)
-                merged.update({k: ToolProfile(**v) if isinstance(v, dict) else v for k, v in value.items()})
-                updates["tool_profiles"] = merged
+                updates["tool_profiles"] = {**self.tool_profiles, **_tool_profiles(value, raw_key)}
             elif key in ("output_buffer_tokens", "keep_turns"):
                 updates[key] = value
+                keywords[f"HeadroomConfig.{key}"] = raw_key
             else:
-                raise ConfigurationError(
+                raise ConfigurationError.unknown_name(
+                    "",
                     raw_key,
-                    value,
-                    "a per-request override: headroom_mode, headroom_optimization_mode, "
-                    "headroom_output_buffer_tokens, headroom_keep_turns, headroom_tool_profiles",
+                    [f"headroom_{name}" for name in _OVERRIDES],
+                    kind="per-request override",
+                    shared_prefix="headroom_",
                 )
         data = self.model_dump()
         data.update(updates)
         data["tool_profiles"] = updates.get("tool_profiles", self.tool_profiles)
-        return HeadroomConfig(**data)
+        try:
+            return HeadroomConfig(**data)
+        except ConfigurationError as exc:
+            if exc.field in keywords:
+                raise ConfigurationError(keywords[exc.field], exc.value, exc.accepted) from None
+            raise
 
     def crusher_for_tool(self, tool_name: str | None) -> SmartCrusherConfig:
         """SmartCrusher settings for one tool: its profile on top, lossless only for protected tools."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from headroom.errors import ConfigurationError
+from headroom.config_errors import configuration_error
 
 __all__ = [
     "CodeOutlinerConfig",
@@ -37,10 +37,13 @@ class _Settings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = type(self).__name__ + "." + ".".join(str(p) for p in err.get("loc", ()))
-            accepted = "a known field name" if err.get("type") == "extra_forbidden" else err.get("msg", "a valid value")
-            raise ConfigurationError(field, err.get("input"), accepted) from None
+            raise configuration_error(type(self), exc) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
 
 
 class LogCompressorConfig(_Settings):
@@ -60,11 +63,12 @@ class LogCompressorConfig(_Settings):
         25, ge=0, description="At most this many lines naming an identifier of the question are kept verbatim."
     )
     importance_pattern: str = Field(
-        r"error|fatal|severe|exception|critical|panic|traceback|segfault|abort",
+        r"error|fatal|severe|exception|critical|panic|traceback|segfault|abort|fail|unable|cannot|can't|could not|"
+        r"couldn't|refus|denied|timeout|timed out|warn|not permitted|unreachable|rejected|killed|out of memory",
         description=(
-            "Lines matching this regex (applied to the lower-cased line, so write it in lower case) are error lines: "
-            "each shape of them keeps a verbatim example and its count. Other lines ('failed', 'denied', ...) are "
-            "summarised by template, one example each."
+            "Lines matching this regex (applied to the lower-cased line, so write it in lower case) report a problem, "
+            "whatever their level word (a 'Warning: we failed to resolve ...' counts): each shape of them keeps a "
+            "verbatim example and its count. Other lines are summarised by template, one example each."
         ),
     )
 
@@ -74,7 +78,7 @@ class LogCompressorConfig(_Settings):
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(f"not a valid regular expression ({exc})") from None
+            raise ValueError(f"a valid regular expression (this one fails: {exc})") from None
         return value
 
 

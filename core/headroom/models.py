@@ -19,7 +19,7 @@ from headroom.errors import ConfigurationError
 if TYPE_CHECKING:
     from headroom.config import HeadroomConfig
 
-__all__ = ["ModelInfo", "ModelRegistry", "Pricing", "provider_of"]
+__all__ = ["UNKNOWN_MODEL_LOG_KEY", "ModelInfo", "ModelRegistry", "Pricing", "provider_of"]
 
 log = logging.getLogger("headroom.models")
 
@@ -57,6 +57,27 @@ class ModelInfo:
     pricing: Pricing | None
     inferred: bool = False
     """True when the facts come from the naming pattern, not from a table."""
+    assumed_from: str | None = None
+    """For an inferred model: the family whose facts were assumed ("Claude Opus"), None for the defaults."""
+
+    def assumption(self) -> str | None:
+        """One sentence for a model not in the tables, saying what was assumed; None for a known model.
+
+        >>> print(ModelRegistry().get("gpt-9").assumption())
+        unknown model 'gpt-9': assumed the default 128,000-token window and no price, so costs are not computed; add it with HEADROOM_MODEL_LIMITS or models.json in the config dir
+        """
+        if not self.inferred:
+            return None
+        window = f"{self.context_window:,}-token window"
+        facts = f"{self.assumed_from} facts from its name: a {window}" if self.assumed_from else f"the default {window}"
+        if self.pricing is None:
+            price = "no price, so costs are not computed"
+        else:
+            price = f"${self.pricing.input:g}/${self.pricing.output:g} per million input/output tokens"
+        return (
+            f"unknown model {self.name!r}: assumed {facts} and {price}; "
+            "add it with HEADROOM_MODEL_LIMITS or models.json in the config dir"
+        )
 
 
 _OPUS = Pricing(15.0, 75.0, 1.5, 18.75)
@@ -93,23 +114,35 @@ _BUILTIN: dict[str, tuple[str, int, Pricing | None]] = {
     "claude-opus-4-1": ("anthropic", 200_000, _OPUS),
 }
 
-# (predicate on the lower-cased name, provider, window, pricing), first match wins.
-_PATTERNS: list[tuple[Any, str, int, Pricing | None]] = [
-    (lambda n: "opus" in n, "anthropic", 200_000, _OPUS),
-    (lambda n: "sonnet" in n, "anthropic", 200_000, _SONNET),
-    (lambda n: "haiku" in n, "anthropic", 200_000, _HAIKU),
-    (lambda n: n.startswith("claude"), "anthropic", 200_000, _SONNET),
-    (lambda n: n.startswith("gpt-4o-mini"), "openai", 128_000, _GPT4O_MINI),
-    (lambda n: n.startswith("gpt-4o") or n.startswith("ft:gpt-4o"), "openai", 128_000, _GPT4O),
-    (lambda n: n.startswith(("o1", "o3", "o4")), "openai", 200_000, _REASONING),
-    (lambda n: n.startswith("gpt-4.1"), "openai", 1_047_576, Pricing(2.0, 8.0, 0.5)),
-    (lambda n: n.startswith("gpt-5"), "openai", 400_000, Pricing(1.25, 10.0, 0.125)),
-    (lambda n: n.startswith("gpt-4"), "openai", 128_000, Pricing(10.0, 30.0, None)),
-    (lambda n: n.startswith("gpt-3.5"), "openai", 16_385, Pricing(0.5, 1.5, None)),
+# (predicate on the lower-cased name, family, provider, window, pricing), first match wins.
+_PATTERNS: list[tuple[Any, str, str, int, Pricing | None]] = [
+    (lambda n: "opus" in n, "Claude Opus", "anthropic", 200_000, _OPUS),
+    (lambda n: "sonnet" in n, "Claude Sonnet", "anthropic", 200_000, _SONNET),
+    (lambda n: "haiku" in n, "Claude Haiku", "anthropic", 200_000, _HAIKU),
+    (lambda n: n.startswith("claude"), "Claude Sonnet", "anthropic", 200_000, _SONNET),
+    (lambda n: n.startswith("gpt-4o-mini"), "gpt-4o-mini", "openai", 128_000, _GPT4O_MINI),
+    (lambda n: n.startswith("gpt-4o") or n.startswith("ft:gpt-4o"), "gpt-4o", "openai", 128_000, _GPT4O),
+    (lambda n: n.startswith(("o1", "o3", "o4")), "o-series reasoning", "openai", 200_000, _REASONING),
+    (lambda n: n.startswith("gpt-4.1"), "gpt-4.1", "openai", 1_047_576, Pricing(2.0, 8.0, 0.5)),
+    (lambda n: n.startswith("gpt-5"), "gpt-5", "openai", 400_000, Pricing(1.25, 10.0, 0.125)),
+    (lambda n: n.startswith("gpt-4"), "gpt-4", "openai", 128_000, Pricing(10.0, 30.0, None)),
+    (lambda n: n.startswith("gpt-3.5"), "gpt-3.5", "openai", 16_385, Pricing(0.5, 1.5, None)),
 ]
 
 _FALLBACK_WINDOW = 128_000
 _for_config: dict[tuple[Any, ...], ModelRegistry] = {}
+_warned: set[str] = set()
+
+UNKNOWN_MODEL_LOG_KEY = "headroom_unknown_model"
+"""Attribute set on the unknown-model log record (its value is the model name), for handlers that say it elsewhere."""
+
+
+def _warn_once(info: ModelInfo) -> None:
+    """Log, once per process and model name, what was assumed for a model not in the tables."""
+    if info.name in _warned:
+        return
+    _warned.add(info.name)
+    log.warning("%s", info.assumption(), extra={UNKNOWN_MODEL_LOG_KEY: info.name})
 
 
 def provider_of(model: str) -> str:
@@ -220,9 +253,9 @@ class ModelRegistry:
 
     def _infer(self, model: str) -> ModelInfo:
         lowered = model.lower()
-        for pred, provider, window, pricing in _PATTERNS:
+        for pred, family, provider, window, pricing in _PATTERNS:
             if pred(lowered):
-                return ModelInfo(model, provider, window, pricing, inferred=True)
+                return ModelInfo(model, provider, window, pricing, inferred=True, assumed_from=family)
         return ModelInfo(model, provider_of(model), _FALLBACK_WINDOW, None, inferred=True)
 
     def get(self, model: str) -> ModelInfo:
@@ -235,7 +268,9 @@ class ModelRegistry:
         if best is not None:
             e = self._entries[best]
             return ModelInfo(model, e[0], e[1], e[2])
-        return self._infer(model)
+        info = self._infer(model)
+        _warn_once(info)
+        return info
 
     def context_window(self, model: str) -> int:
         return self.get(model).context_window

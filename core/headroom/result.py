@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from headroom import display
+from headroom.models import ModelInfo
 from headroom.tokens import TokenCounter
 
 __all__ = ["CompressResult", "ContentReport", "LazyMapping", "TokenFigures"]
@@ -95,6 +97,13 @@ class TokenFigures:
     def cost_after(self) -> float | None:
         return self._get("cost_after", lambda: self._cost(self.after, self.cached))  # type: ignore[no-any-return]
 
+    @property
+    def cost_optimized(self) -> float | None:
+        """Input cost of the compressed messages (what optimize sends), in every mode."""
+        if not self._audit:
+            return self.cost_after
+        return self._get("cost_optimized", lambda: self._cost(self.optimized, 0))  # type: ignore[no-any-return]
+
 
 class LazyMapping(Mapping[str, Any]):
     """A read-only mapping whose content is computed on first access (for report entries that count tokens)."""
@@ -121,13 +130,14 @@ class LazyMapping(Mapping[str, Any]):
         return repr(self._resolved())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CompressResult:
     """What ``headroom.compress`` returns.
 
     ``messages`` is what to send: the compressed messages in optimize and simulate mode, the
     original messages (a copy) in audit mode. ``optimized_tokens`` is what optimize gives in
-    every mode, so audit reports what it would have saved.
+    every mode, so audit reports what it would have saved. ``summary()`` says in one line what
+    happened; in Jupyter the result shows as a compact table (``_repr_html_``).
     """
 
     messages: list[dict[str, Any]]
@@ -148,6 +158,8 @@ class CompressResult:
     """False when counts are estimates (no public tokenizer for the model)."""
     diff_artifacts: tuple[str, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
+    model_info: ModelInfo | None = None
+    """What the registry knows of ``model`` (its window and prices, and whether they were assumed)."""
 
     @property
     def tokens_before(self) -> int:
@@ -198,16 +210,46 @@ class CompressResult:
             return None
         return self.cost_before_usd - self.cost_after_usd
 
+    @property
+    def potential_cost_saved_usd(self) -> float | None:
+        """Input cost optimize mode saves on this request (equal to cost_saved_usd outside audit)."""
+        if self.cost_before_usd is None or self.figures.cost_optimized is None:
+            return None
+        return self.cost_before_usd - self.figures.cost_optimized
+
+    def savings_by_transform(self) -> dict[str, int]:
+        """Tokens saved per compressor (``smart_crusher``, ``log_compressor``, ...) and by context fitting.
+
+        What the content compressors saved is counted per piece of content; the rest of the
+        difference between the input and what optimize sends is context fitting's (dropped turns,
+        elided outputs) or, without fitting, the other stages' (``other``). Sums to
+        ``tokens_before - optimized_tokens``.
+        """
+        out: dict[str, int] = {}
+        for report in self.reports:
+            kind = report.transform.split(":", 1)[0]
+            out[kind] = out.get(kind, 0) + report.tokens_before - report.tokens_after
+        rest = self.potential_tokens_saved - sum(out.values())
+        if rest:
+            fitted = bool((self.extras.get("fitting") or {}).get("fitted"))
+            out["fitting" if fitted else "other"] = rest
+        return out
+
     def summary(self) -> str:
-        """One line: tokens before -> after, saving, transforms."""
-        cost = f", ${self.cost_saved_usd:.4f} saved" if self.cost_saved_usd else ""
-        kinds = sorted({t.split(":")[0] for t in self.transforms_applied})
+        """One line: tokens before -> after, then what was done (compressed, dropped to fit, assumed)."""
+        return display.summarize(self)
+
+    def __repr__(self) -> str:
         return (
-            f"{self.tokens_before:,} -> {self.tokens_after:,} tokens "
-            f"({self.compression_ratio:.0%} fewer{cost}; mode={self.mode}"
-            + (f"; {', '.join(kinds)}" if kinds else "")
-            + ")"
+            f"<CompressResult {self.mode} {self.model}: {len(self.messages)} messages, "
+            f"{self.tokens_before:,} -> {self.tokens_after:,} tokens, {len(self.ccr_keys)} CCR keys>"
         )
+
+    def _repr_html_(self) -> str:
+        return display.result_html(self)
+
+    def _repr_markdown_(self) -> str:
+        return display.result_markdown(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The figures (not the messages) as plain JSON-able data."""

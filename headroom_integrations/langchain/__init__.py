@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from headroom.about import install_hint
+
 try:
     import langchain_core  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("headroom_integrations.langchain needs LangChain: pip install 'headroom[langchain]'") from exc
+    raise ImportError(f"headroom_integrations.langchain needs LangChain: {install_hint('langchain')}") from exc
 
 from headroom_integrations.langchain.callbacks import (
     CallbackSummary,
@@ -69,7 +71,7 @@ def __getattr__(name: str) -> Any:
             from headroom_integrations.langchain.middleware import HeadroomMiddleware
         except ImportError as exc:
             raise ImportError(
-                "HeadroomMiddleware needs langchain>=1.0 (langchain.agents): pip install 'headroom[langchain]'"
+                f"HeadroomMiddleware needs langchain>=1.0 (langchain.agents): {install_hint('langchain')}"
             ) from exc
         return HeadroomMiddleware
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,7 @@ Attach it anywhere LangChain takes callbacks::
     handler = HeadroomCallbackHandler()
     agent.invoke({"messages": [...]}, config={"callbacks": [handler]})
     print(handler)            # a table per call and the totals; in a notebook the cell shows HTML
+    handler.summary()         # the totals; in a notebook a two-column table
     handler.summary().tokens_saved
 
 Per model call it records the tokens before and after compression (when the model is a
@@ -17,13 +18,13 @@ LangChain runs it inline on async paths too.
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from uuid import UUID
 
+from headroom.display import html_table, markdown_table, percent
 from headroom.models import ModelRegistry
 from headroom.tokens import count_tokens
 from langchain_core.callbacks import BaseCallbackHandler
@@ -113,13 +114,42 @@ class CallbackSummary:
         }
 
     def __str__(self) -> str:
+        saved = percent(self.tokens_before - self.tokens_after, self.tokens_before)
         return (
             f"{self.llm_calls} model calls, {self.tool_calls} tool calls: "
-            f"{self.tokens_before:,} -> {self.tokens_after:,} prompt tokens ({self.compression_ratio:.0%} fewer), "
+            f"{self.tokens_before:,} -> {self.tokens_after:,} prompt tokens ({saved} fewer), "
             f"provider usage {self.input_tokens:,} in / {self.output_tokens:,} out, "
             f"est. ${self.cost_usd:.4f} (${self.cost_saved_usd:.4f} saved), "
             f"{self.retrieval_rounds} retrieval rounds, tool outputs {self.tool_output_tokens:,} tokens"
         )
+
+    def _rows(self) -> list[list[str]]:
+        saved = percent(self.tokens_before - self.tokens_after, self.tokens_before)
+        rows = [
+            ["model calls", f"{self.llm_calls:,}" + (f" ({self.errors} failed)" if self.errors else "")],
+            ["tool calls", f"{self.tool_calls:,} ({self.tool_output_tokens:,} tokens of output)"],
+            ["prompt tokens", f"{self.tokens_before:,} -> {self.tokens_after:,} ({saved} fewer)"],
+        ]
+        if self.tool_output_tokens_before:
+            rows.append(
+                [
+                    "tool outputs compressed on arrival",
+                    f"{self.tool_output_tokens_before:,} -> {self.tool_output_tokens_after:,} tokens",
+                ]
+            )
+        rows += [
+            ["provider usage", f"{self.input_tokens:,} in / {self.output_tokens:,} out"],
+            ["estimated cost", f"${self.cost_usd:.4f} (${self.cost_saved_usd:.4f} saved)"],
+            ["retrieval rounds", f"{self.retrieval_rounds:,}"],
+            ["model latency", f"{self.llm_latency_s:.2f} s"],
+        ]
+        return rows
+
+    def _repr_html_(self) -> str:
+        return html_table(("Headroom", "total"), self._rows())
+
+    def _repr_markdown_(self) -> str:
+        return markdown_table(("Headroom", "total"), self._rows())
 
 
 def _text_of(output: Any) -> str:
@@ -400,9 +430,17 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self._HEADER)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows())
-        return (
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<p>{html.escape(str(self.summary()))}</p>"
+        tools = self._tool_rows()
+        return html_table(self._HEADER, self._rows(), caption=str(self.summary())) + (
+            html_table(("tool", "output tokens", "output chars", "error"), tools) if tools else ""
         )
+
+    def _repr_markdown_(self) -> str:
+        tools = self._tool_rows()
+        parts = [f"**{self.summary()}**", markdown_table(self._HEADER, self._rows())]
+        if tools:
+            parts.append(markdown_table(("tool", "output tokens", "output chars", "error"), tools))
+        return "\n\n".join(parts)
+
+    def _tool_rows(self) -> list[list[str]]:
+        return [[t.name, f"{t.output_tokens:,}", f"{t.output_chars:,}", t.error or ""] for t in self.tool_calls]

@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+from headroom.about import install_hint
+
 try:
     import llama_index.core  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra installed
     raise ImportError(
-        "headroom_integrations.llama_index needs llama-index-core: pip install 'headroom[llama-index]'"
+        f"headroom_integrations.llama_index needs llama-index-core: {install_hint('llama-index')}"
     ) from exc
 
 from headroom_integrations.llama_index.convert import from_openai_messages, to_openai_messages

@@ -9,6 +9,8 @@ import pytest
 from headroom import ConfigurationError, HeadroomConfig, HeadroomMode, SmartCrusherConfig
 from headroom.config import CacheAlignerConfig, CCRConfig, PrefixFreezeConfig
 from headroom.models import ModelRegistry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_defaults_match_the_configuration_reference() -> None:
@@ -84,40 +86,214 @@ def test_protected_tools_are_lossless_only(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(
-    ("make", "field", "accepted"),
+    ("make", "message"),
     [
-        (lambda: HeadroomConfig(default_mode="fast"), "default_mode", "'audit', 'optimize', 'simulate'"),
-        (lambda: HeadroomConfig(optimization_mode="speed"), "optimization_mode", "'token' or 'cache'"),
-        (lambda: SmartCrusherConfig(max_items_after_crush=0), "max_items_after_crush", "greater than or equal to 1"),
-        (lambda: SmartCrusherConfig(first_fraction=1.5), "first_fraction", "less than or equal to 1"),
+        (
+            lambda: HeadroomConfig(default_mode="fast"),
+            "invalid value 'fast' for HeadroomConfig.default_mode: expected one of 'audit', 'optimize', 'simulate'",
+        ),
+        (
+            lambda: SmartCrusherConfig(max_items_after_crush=0),
+            "invalid value 0 for SmartCrusherConfig.max_items_after_crush: expected an integer >= 1",
+        ),
+        (
+            lambda: SmartCrusherConfig(first_fraction=1.5),
+            "invalid value 1.5 for SmartCrusherConfig.first_fraction: expected a number from 0 to 1",
+        ),
         (
             lambda: CacheAlignerConfig(detection_tiers=["regex", "magic"]),
-            "detection_tiers",
-            "'regex', 'ner' or 'semantic'",
+            "invalid value 'magic' for CacheAlignerConfig.detection_tiers[1]: expected one of 'regex', 'ner', 'semantic'",
         ),
-        (lambda: CCRConfig(ttl_seconds=0), "ttl_seconds", "greater than or equal to 1"),
-        (lambda: PrefixFreezeConfig(bogus=True), "bogus", "a known field name"),
+        (lambda: CCRConfig(ttl_seconds=0), "invalid value 0 for CCRConfig.ttl_seconds: expected an integer >= 1"),
+        (
+            lambda: HeadroomConfig(compaction_low_water=0),
+            "invalid value 0 for HeadroomConfig.compaction_low_water: expected a number > 0 and <= 1",
+        ),
+        (
+            lambda: HeadroomConfig(keep_turns="two"),
+            "invalid value 'two' for HeadroomConfig.keep_turns: expected an integer >= 0",
+        ),
+        (
+            lambda: HeadroomConfig(stateless="maybe"),
+            "invalid value 'maybe' for HeadroomConfig.stateless: expected true or false",
+        ),
+        (
+            lambda: HeadroomConfig(budget_usd=0),
+            "invalid value 0 for HeadroomConfig.budget_usd: expected a number > 0 or None",
+        ),
+        (
+            lambda: HeadroomConfig(model_context_limits={"gpt-4o": "big"}),
+            "invalid value 'big' for HeadroomConfig.model_context_limits['gpt-4o']: expected an integer",
+        ),
     ],
 )
-def test_bad_values_name_field_and_accepted_values(make, field: str, accepted: str) -> None:
+def test_bad_value_is_one_sentence_naming_field_value_and_accepted_values(make, message: str) -> None:
     with pytest.raises(ConfigurationError) as err:
         make()
-    assert field in str(err.value) and accepted in str(err.value)
+    assert str(err.value) == message
+
+
+def test_bad_value_of_a_nested_model_names_the_whole_path() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(smart_crusher={"max_items_after_crush": 0})
+    assert str(err.value) == (
+        "invalid value 0 for HeadroomConfig.smart_crusher.max_items_after_crush: expected an integer >= 1"
+    )
+
+
+def test_bad_value_two_models_deep_names_the_whole_path() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(content={"log": {"importance_pattern": "(error"}})
+    assert str(err.value).startswith(
+        "invalid value '(error' for HeadroomConfig.content.log.importance_pattern: expected a valid regular expression"
+    )
+
+
+def test_rule_across_fields_says_what_holds() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(smart_crusher={"first_fraction": 0.9, "last_fraction": 0.5})
+    assert str(err.value) == (
+        "invalid value {'first_fraction': 0.9, 'last_fraction': 0.5} for HeadroomConfig.smart_crusher: "
+        "expected first_fraction + last_fraction at most 1.0 (got 0.9 + 0.5)"
+    )
+
+
+def test_misspelt_field_suggests_the_nearest_and_lists_the_valid_ones() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(keep_turn=3)
+    assert str(err.value).startswith(
+        "unknown field 'keep_turn' of HeadroomConfig; did you mean 'keep_turns'? Valid fields: store_url, default_mode,"
+    )
+    assert err.value.suggestion == "keep_turns" and "budget_usd" in str(err.value)
+
+
+def test_misspelt_nested_field_names_its_model_path() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(smart_crusher={"max_item_after_crush": 3})
+    assert str(err.value).startswith(
+        "unknown field 'max_item_after_crush' of HeadroomConfig.smart_crusher; did you mean 'max_items_after_crush'?"
+    )
+
+
+def test_unrelated_unknown_field_lists_valid_fields_without_a_guess() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        PrefixFreezeConfig(bogus=True)
+    assert str(err.value) == (
+        "unknown field 'bogus' of PrefixFreezeConfig. "
+        "Valid fields: enabled, max_sessions, min_frozen_messages."
+    )
+
+
+def test_bad_tool_profile_names_the_tool() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(tool_profiles={"search": {"max_items": 3}})
+    assert str(err.value).startswith(
+        "unknown field 'max_items' of HeadroomConfig.tool_profiles['search']; did you mean 'max_items_after_crush'?"
+    )
+
+
+def test_bad_assignment_is_a_configuration_error() -> None:
+    cfg = HeadroomConfig()
+    with pytest.raises(ConfigurationError) as err:
+        cfg.smart_crusher.max_items_after_crush = 0
+    assert str(err.value) == "invalid value 0 for SmartCrusherConfig.max_items_after_crush: expected an integer >= 1"
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.from_regex(r"[a-z][a-z_]{0,20}", fullmatch=True).filter(lambda n: n not in HeadroomConfig.model_fields))
+def test_any_unknown_field_is_named_with_every_valid_field(name: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(**{name: 1})
+    text = str(err.value)
+    assert f"unknown field {name!r} of HeadroomConfig" in text and "\n" not in text
+    assert all(field in text for field in HeadroomConfig.model_fields)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.integers(max_value=0))
+def test_any_out_of_range_value_is_named_with_its_bound(value: int) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        SmartCrusherConfig(max_items_after_crush=value)
+    assert str(err.value) == (
+        f"invalid value {value} for SmartCrusherConfig.max_items_after_crush: expected an integer >= 1"
+    )
 
 
 def test_bad_environment_value_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEADROOM_STATELESS", "maybe")
-    with pytest.raises(ConfigurationError, match="HEADROOM_STATELESS"):
+    with pytest.raises(ConfigurationError) as err:
         HeadroomConfig()
-    monkeypatch.setenv("HEADROOM_STATELESS", "0")
+    assert (
+        str(err.value)
+        == "invalid value 'maybe' for HEADROOM_STATELESS: expected one of 1/true/yes/on or 0/false/no/off"
+    )
+
+
+def test_bad_environment_mode_lists_modes_and_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEADROOM_MODE", "turbo")
-    with pytest.raises(ConfigurationError, match="token"):
+    with pytest.raises(ConfigurationError) as err:
         HeadroomConfig()
+    assert str(err.value).startswith(
+        "invalid value 'turbo' for HeadroomConfig.optimization_mode: expected 'token' or 'cache'"
+    )
 
 
-def test_unknown_per_request_override_is_rejected() -> None:
-    with pytest.raises(ConfigurationError, match="headroom_colour"):
+def test_bad_proxy_variable_is_not_wrapped_in_the_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_PORT", "abc")
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig()
+    assert str(err.value) == "invalid value 'abc' for HEADROOM_PORT: expected an integer >= 1"
+
+
+def test_bad_numeric_environment_variable_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_KEEP_TURNS", "-2")
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig()
+    assert str(err.value) == "invalid value '-2' for HEADROOM_KEEP_TURNS: expected an integer >= 0"
+
+
+def test_unknown_per_request_override_suggests_the_nearest() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig().with_overrides(headroom_keep_turn=3)
+    assert str(err.value) == (
+        "unknown per-request override 'headroom_keep_turn'; did you mean 'headroom_keep_turns'? Valid per-request "
+        "overrides: headroom_mode, headroom_optimization_mode, headroom_output_buffer_tokens, headroom_keep_turns, "
+        "headroom_tool_profiles."
+    )
+
+
+def test_unrelated_per_request_override_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="unknown per-request override 'headroom_colour'\\. Valid"):
         HeadroomConfig().with_overrides(headroom_colour="blue")
+
+
+def test_bad_per_request_value_names_the_keyword_the_caller_wrote() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig().with_overrides(headroom_keep_turns=-3)
+    assert str(err.value) == "invalid value -3 for headroom_keep_turns: expected an integer >= 0"
+
+
+def test_bad_per_request_tool_profile_names_the_keyword_and_tool() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig().with_overrides(headroom_tool_profiles={"search": {"max_items_after_crush": 0}})
+    assert str(err.value) == (
+        "invalid value 0 for headroom_tool_profiles['search'].max_items_after_crush: expected an integer >= 1 or None"
+    )
+
+
+def test_bad_per_request_mode_names_the_keyword() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig().with_overrides(headroom_mode="fast")
+    assert str(err.value) == "invalid value 'fast' for headroom_mode: expected one of 'audit', 'optimize', 'simulate'"
+
+
+def test_configuration_error_survives_pickling() -> None:
+    import pickle
+
+    with pytest.raises(ConfigurationError) as err:
+        HeadroomConfig(keep_turn=3)
+    again = pickle.loads(pickle.dumps(err.value))
+    assert str(again) == str(err.value) and again.suggestion == "keep_turns"
 
 
 def test_models_json_in_config_dir_adds_limits_and_pricing(tmp_path: Path) -> None:

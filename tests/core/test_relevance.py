@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
+import pytest
 from headroom.relevance import BM25, query_identifiers, query_terms, tokenize
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,3 +49,49 @@ def test_term_counts_match_a_lookaround_definition_of_a_whole_term(docs: list[st
 def test_identifiers_and_their_parts_are_query_terms() -> None:
     assert query_identifiers("what happened with user beaver-user046?") == ["beaver-user046"]
     assert {"beaver-user046", "beaver", "user046"} <= set(tokenize("beaver-user046"))
+
+
+def test_a_plain_word_finds_its_inflected_form() -> None:
+    docs = ["status installed libc-bin", "upgrade libc-bin:amd64", "status unpacked libc6"]
+    assert BM25(docs).top("when was libc-bin upgraded?", 1) == [1]
+
+
+def test_a_phrase_ranks_the_document_that_joins_its_words() -> None:
+    docs = ["node-17 action start", "node 18 action start 17", "node-16 status 17"]
+    assert BM25(docs).top("what happened to node 17?", 1) == [0]
+
+
+def test_compound_names_are_identifiers() -> None:
+    assert query_identifiers("When was libc-bin upgraded?") == ["libc-bin"]
+
+
+def _plain_bm25(docs: list[str], query: str, k1: float = 1.2, b: float = 0.75) -> list[float]:
+    """BM25 by its definition: every matcher counted in every document."""
+    from headroom.question import parse_question
+
+    low = [d.lower() for d in docs]
+    lens = [max(len(d) / 5.0, 1.0) for d in low]
+    avg = sum(lens) / len(lens)
+    out = [0.0] * len(docs)
+    for matcher in parse_question(query).matchers:
+        tfs = [len(matcher.pattern.findall(d)) for d in low]
+        df = sum(1 for f in tfs if f)
+        if not df or df == len(docs) or all(matcher.text in d for d in low):
+            continue
+        idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        for i, f in enumerate(tfs):
+            if f:
+                out[i] += idf * f * (k1 + 1) / (f + k1 * (1 - b + b * lens[i] / avg))
+    return out
+
+
+def test_scores_follow_the_definition_for_rare_and_frequent_terms(samples_dir: Path) -> None:
+    """Rare terms are counted in one scan of all documents, frequent ones per document: same scores."""
+    docs = _repos(samples_dir)
+    query = "which repository has the owner login url with python issues forks"
+    assert BM25(docs).scores(query) == pytest.approx(_plain_bm25(docs, query))
+
+
+def test_a_word_written_in_every_document_inside_a_field_name_does_not_count() -> None:
+    docs = ['{"filename": "a.py", "patch": "new file"}', '{"filename": "b.py", "patch": "x"}']
+    assert BM25(docs).scores("what happened with file b.py?")[0] == 0

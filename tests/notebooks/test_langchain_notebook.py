@@ -72,3 +72,15 @@ def test_notebook_compares_middlewares_and_summarises_the_handler(executed: nbfo
     for name in ("ContextEditingMiddleware", "SummarizationMiddleware", "HeadroomMiddleware"):
         assert f"| {name} |" in text
     assert "prompt tokens" in text and "fewer" in text
+
+
+def test_notebook_plots_tokens_per_model_call(executed: nbformat.NotebookNode) -> None:
+    images = [o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+
+
+def test_notebook_shows_the_handler_summary_as_a_table(executed: nbformat.NotebookNode) -> None:
+    html = [
+        o["data"]["text/html"] for c in executed.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})
+    ]
+    assert any(h.startswith("<table><thead><tr><th>Headroom</th><th>total</th>") for h in html)

@@ -5,10 +5,12 @@ the tool message carrying the file's content. For a corpus JSON file (``{"source
 "body": ..}``, a recorded GitHub API response) the content is ``json.dumps(body)``, the bytes
 an API returns, not the wrapper; any other JSON file is used whole. ``.log`` files are used as
 text. The question and what must survive come from :mod:`json_targets` / :mod:`log_targets`.
+Every case can also be asked as typed without quotation marks (:meth:`BenchCase.unquoted`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -19,9 +21,21 @@ from headroom.benchmark.fidelity import Target
 from headroom.benchmark.json_targets import json_targets
 from headroom.benchmark.log_targets import log_targets
 
-__all__ = ["KINDS", "BenchCase", "case_from_json", "case_from_log", "default_samples_dir", "load_cases"]
+__all__ = [
+    "AS_WRITTEN",
+    "KINDS",
+    "UNQUOTED",
+    "BenchCase",
+    "case_from_json",
+    "case_from_log",
+    "default_samples_dir",
+    "load_cases",
+]
 
 KINDS = ("json", "log")
+AS_WRITTEN = "as written"
+UNQUOTED = "unquoted"
+"""The two ways each question is asked: as written (names quoted) and with its quotation marks removed."""
 _CALL_ID = "call_bench_1"
 _REQUEST = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/\S*)")
 
@@ -44,6 +58,14 @@ class BenchCase:
     """For JSON: ``json.dumps(body, separators=(",", ":"))``, the lossless baseline."""
     body: Any = None
     """For JSON: the parsed body (for encoders of other formats, such as TOON)."""
+    plain_question: str = ""
+    """The question with its quotation marks removed (empty: the same as ``question``)."""
+    variant: str = AS_WRITTEN
+    """Which way the question is asked: :data:`AS_WRITTEN` or :data:`UNQUOTED`."""
+
+    def unquoted(self) -> BenchCase:
+        """This case asked with the question's quotation marks removed (same file, same targets)."""
+        return dataclasses.replace(self, question=self.plain_question or self.question, variant=UNQUOTED)
 
     @property
     def size_bytes(self) -> int:
@@ -93,6 +115,7 @@ def case_from_json(name: str, raw: str) -> BenchCase:
         tool_arguments=json.dumps(args),
         minified=json.dumps(body, separators=(",", ":")),
         body=body,
+        plain_question=targets.plain_question,
     )
 
 
@@ -107,6 +130,7 @@ def case_from_log(name: str, text: str) -> BenchCase:
         targets=targets.targets,
         tool_name="fetch_logs",
         tool_arguments=json.dumps({"path": name}),
+        plain_question=targets.plain_question,
     )
 
 

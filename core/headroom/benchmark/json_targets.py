@@ -6,7 +6,9 @@ then:
 
 - names one record from its middle (not among the first 5 nor the last 3 items, which any
   first/last heuristic keeps anyway) by a unique identifier such as ``id``, ``number``,
-  ``sha`` or ``login``, and asks about it: ``What happened with workflow run 3519037359?``;
+  ``sha`` or ``login``, and asks about it: ``What happened with workflow run 3519037359?``.
+  A name that is not a number is quoted, as people paste one (``What happened with
+  stargazer "lrtitze"?``); the same question is also asked with the quotation marks removed;
 - marks every record holding a *rare categorical value* as must-keep: a value of a
   status/conclusion/state/type-like field (top level or one object deep, e.g.
   ``payload.action``) held by at most 10% of the items or by fewer than 3 of them. A field
@@ -45,6 +47,8 @@ class JsonTargets:
     array_path: str
     """Where the main array sits, e.g. ``workflow_runs`` or ``(top level)``."""
     items: int
+    plain_question: str = ""
+    """The question with its quotation marks removed."""
 
 
 def find_main_array(body: Any, max_depth: int = 4) -> tuple[list[dict[str, Any]], list[str]] | None:
@@ -165,21 +169,22 @@ def json_targets(body: Any) -> JsonTargets:
     """The question and must-keep records of one JSON response body (see module docs)."""
     found = find_main_array(body)
     if found is None:
-        return JsonTargets("Summarize this API response.", (), "(none)", 0)
+        return JsonTargets("Summarize this API response.", (), "(none)", 0, "Summarize this API response.")
     items, path = found
     where = ".".join(path) or "(top level)"
     named = _choose_named(items)
     targets: list[Target] = []
     if named is None:
-        question = f"Summarize these {len(items)} records."
+        question = plain = f"Summarize these {len(items)} records."
     else:
         i, field, value = named
         noun = _noun(path, items[i])
         by = "" if field.split(".")[-1] in _PLAIN_FIELDS else f" ({field})"
-        question = f"What happened with {noun} {value}{by}?"
+        quoted = value if value.isdigit() else f'"{value}"'
+        question, plain = f"What happened with {noun} {quoted}{by}?", f"What happened with {noun} {value}{by}?"
         targets.append(Target("named_record", f"{where}[{i}] {field}={value}", record=items[i]))
     named_index = named[0] if named else -1
     for i, reason in sorted(rare_record_indices(items).items()):
         if i != named_index:
             targets.append(Target("rare_record", f"{where}[{i}] {reason}", record=items[i]))
-    return JsonTargets(question, tuple(targets), where, len(items))
+    return JsonTargets(question, tuple(targets), where, len(items), plain)

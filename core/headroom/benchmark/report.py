@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from headroom.benchmark.corpus import AS_WRITTEN, UNQUOTED
 from headroom.benchmark.runner import CaseResult, Rates
 
 __all__ = ["TARGETS", "KindSummary", "ProgressBar", "format_cases", "format_summary", "summarize", "to_json"]
@@ -50,6 +51,8 @@ class KindSummary(Rates):
     errors: int
     ccr_ok: int
     ccr_keys: int
+    variant: str = AS_WRITTEN
+    """How the questions were asked: ``as written`` or ``unquoted``."""
 
     @property
     def fidelity(self) -> float:
@@ -89,6 +92,7 @@ class KindSummary(Rates):
         return {
             "engine": self.engine,
             "kind": self.kind,
+            "question": self.variant,
             "files": self.files,
             **self._rates_dict(),
             "kept": self.kept,
@@ -110,12 +114,17 @@ class KindSummary(Rates):
 
 
 def summarize(results: Sequence[CaseResult]) -> list[KindSummary]:
-    """One summary per (engine, kind), in order of first appearance."""
-    groups: dict[tuple[str, str], list[CaseResult]] = {}
+    """One summary per (engine, kind, question variant): as written first, each kind's unquoted row after it."""
+    groups: dict[tuple[str, str, str], list[CaseResult]] = {}
     for r in results:
-        groups.setdefault((r.engine, r.kind), []).append(r)
+        groups.setdefault((r.engine, r.kind, r.variant), []).append(r)
+    first_seen: dict[tuple[str, str], int] = {}
+    for engine, kind, _ in groups:
+        first_seen.setdefault((engine, kind), len(first_seen))
+    keys = sorted(groups, key=lambda k: (first_seen[(k[0], k[1])], k[2] != AS_WRITTEN))
     out = []
-    for (engine, kind), rows in groups.items():
+    for engine, kind, variant in keys:
+        rows = groups[(engine, kind, variant)]
         baselines = [r.baseline_tokens for r in rows]
         counts = [r.count_ms for r in rows]
         tokenizes = [r.tokenize_ms for r in rows]
@@ -138,6 +147,7 @@ def summarize(results: Sequence[CaseResult]) -> list[KindSummary]:
                 errors=sum(1 for r in rows if r.error),
                 ccr_ok=sum(1 for r in rows if r.ccr == "ok"),
                 ccr_keys=sum(1 for r in rows if r.ccr != "-"),
+                variant=variant,
             )
         )
     return out
@@ -172,7 +182,13 @@ def _rate(x: float) -> str:
 
 
 def format_cases(results: Sequence[CaseResult], *, markdown: bool = False) -> str:
-    """Per-file table: tokens, reduction, minified baseline, latency, MB/s, fidelity, CCR."""
+    """Per-file table: tokens, reduction, minified baseline, latency, MB/s, fidelity, CCR.
+
+    When the questions were also asked without quotation marks, two columns give that run's
+    reduction and targets kept beside the row of the question as written.
+    """
+    written = [r for r in results if r.variant != UNQUOTED]
+    plain = {(r.engine, r.name): r for r in results if r.variant == UNQUOTED}
     header = [
         "file",
         "bytes",
@@ -187,26 +203,30 @@ def format_cases(results: Sequence[CaseResult], *, markdown: bool = False) -> st
         "targets kept",
         "ccr",
     ]
+    if plain:
+        header += ["unquoted: reduction", "unquoted: targets kept"]
     rows = []
-    for r in results:
+    for r in written:
         f = r.fidelity
-        rows.append(
-            [
-                _short(r.name) + (" !" if r.error else ""),
-                f"{r.size_bytes:,}",
-                f"{r.tokens_before:,}",
-                f"{r.tokens_after:,}",
-                _pct(r.reduction),
-                _pct(r.baseline_reduction),
-                f"{r.latency_ms:.1f}",
-                _rate(r.mb_per_s),
-                "-" if r.count_ms is None else f"{r.count_ms:.1f}",
-                f"{f.asked_kept}/{f.asked_total}",
-                f"{f.kept}/{f.total}",
-                r.ccr,
-            ]
-        )
-    return _table(header, rows, markdown=markdown, right=set(range(1, 11)))
+        row = [
+            _short(r.name) + (" !" if r.error else ""),
+            f"{r.size_bytes:,}",
+            f"{r.tokens_before:,}",
+            f"{r.tokens_after:,}",
+            _pct(r.reduction),
+            _pct(r.baseline_reduction),
+            f"{r.latency_ms:.1f}",
+            _rate(r.mb_per_s),
+            "-" if r.count_ms is None else f"{r.count_ms:.1f}",
+            f"{f.asked_kept}/{f.asked_total}",
+            f"{f.kept}/{f.total}",
+            r.ccr,
+        ]
+        if plain:
+            u = plain.get((r.engine, r.name))
+            row += ["-", "-"] if u is None else [_pct(u.reduction), f"{u.fidelity.kept}/{u.fidelity.total}"]
+        rows.append(row)
+    return _table(header, rows, markdown=markdown, right=set(range(1, len(header))) - {11})
 
 
 def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, targets: bool = True) -> str:
@@ -214,6 +234,7 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
     header = [
         "engine",
         "kind",
+        "question",
         "files",
         "tokens before",
         "tokens after",
@@ -233,6 +254,7 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
         row = [
             s.engine,
             s.kind,
+            s.variant,
             str(s.files),
             f"{s.tokens_before:,}",
             f"{s.tokens_after:,}",
@@ -250,7 +272,7 @@ def format_summary(summaries: Sequence[KindSummary], *, markdown: bool = False, 
             unmet = s.unmet()
             row.append("-" if goal is None else ("met" if not unmet else "NOT met: " + "; ".join(unmet)))
         rows.append(row)
-    return _table(header, rows, markdown=markdown, right=set(range(2, 13)))
+    return _table(header, rows, markdown=markdown, right=set(range(3, 14)))
 
 
 def to_json(results: Sequence[CaseResult], *, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,7 +8,9 @@ was spent in the tokenizer at all, whether every target survived, and whether th
 original. Records re-encoded losslessly in the core's column-table form (``_headroom_table``)
 are expanded back to objects before the fidelity check: every value is still in the prompt.
 
-Every file is timed first and checked afterwards (see :func:`run_bench`). Each file is
+Every file is timed first and checked afterwards (see :func:`run_bench`). With ``unquoted``
+every question is asked a second time with its quotation marks removed (a row per file and
+variant; a question without quotation marks is not compressed twice). Each file is
 compressed cold: the router's result cache and the token-count cache are emptied
 and garbage collected first, so a repeated file is not measured as a cache hit nor charged for
 its predecessor. The benchmark's own long-lived objects (every case's text and parsed body) are
@@ -19,13 +21,14 @@ that no application pays before each request.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from headroom.benchmark.corpus import BenchCase
+from headroom.benchmark.corpus import AS_WRITTEN, UNQUOTED, BenchCase
 from headroom.benchmark.fidelity import FidelityReport, check_fidelity
 from headroom.benchmark.timing import TokenizerTimer, captured_warnings, forget_counts, report_count_ms
 from headroom.config import HeadroomConfig
@@ -98,12 +101,15 @@ class CaseResult(Rates):
     transforms: tuple[str, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    variant: str = AS_WRITTEN
+    """How the question was asked: ``as written`` or ``unquoted`` (its quotation marks removed)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,
             "engine": self.engine,
+            "question": self.variant,
             **self._rates_dict(),
             "latency_ms": round(self.latency_ms, 3),
             "mb_per_s": round(self.mb_per_s, 3),
@@ -226,6 +232,7 @@ def _measure(case: BenchCase, timed: _Timed, *, model: str, config: HeadroomConf
             check_fidelity(case.targets, case.content),
             _baseline_tokens(case, counter),
             error=timed.error,
+            variant=case.variant,
         )
     output = tool_output_text(result.messages)
     logged = timed.logged
@@ -245,6 +252,7 @@ def _measure(case: BenchCase, timed: _Timed, *, model: str, config: HeadroomConf
         transforms=tuple(result.transforms_applied),
         error=None if not result.errors else f"{result.errors} internal error(s), failed open: " + "; ".join(logged),
         notes=(*result.passthrough_reasons, *logged),
+        variant=case.variant,
     )
 
 
@@ -319,31 +327,45 @@ def run_bench(
     config: HeadroomConfig | None = None,
     on_case: Callable[[int, int, str], None] | None = None,
     repeat: int = 1,
+    unquoted: bool = False,
 ) -> list[CaseResult]:
     """Time every case, then check every case; ``on_case(done, total, name)`` reports progress.
 
     All cases are compressed first, one after another as an agent's stream of tool outputs
     would be, and only then checked (fidelity, exact token counts, the CCR round trip): that
-    work tokenizes whole files and would otherwise run between the timed calls.
+    work tokenizes whole files and would otherwise run between the timed calls. With
+    ``unquoted`` each question is asked again with its quotation marks removed; the results
+    come after the as-written ones, one per case (a question with no quotation marks shares
+    its as-written result).
     """
     cfg = config or HeadroomConfig()
+    plain = [case.unquoted() for case in cases] if unquoted else []
+    again = [u for c, u in zip(cases, plain) if u.question != c.question]
+    todo = [*cases, *again]
     with captured_warnings():
         _warm_up(model, cfg)
-    results: list[CaseResult] = []
     gc.collect()
     gc.freeze()  # the cases and everything imported so far: see the module documentation
+    total = 2 * len(todo)
     try:
         timings = []
-        for i, case in enumerate(cases):
+        for i, case in enumerate(todo):
             if on_case is not None:
-                on_case(i, 2 * len(cases), case.name)
+                on_case(i, total, case.name)
             timings.append(_time_case(case, model=model, config=cfg, repeat=repeat))
     finally:
         gc.unfreeze()
-    for i, (case, timed) in enumerate(zip(cases, timings)):
+    measured: list[CaseResult] = []
+    for i, (case, timed) in enumerate(zip(todo, timings)):
         if on_case is not None:
-            on_case(len(cases) + i, 2 * len(cases), f"checking {case.name}")
-        results.append(_measure(case, timed, model=model, config=cfg))
+            on_case(len(todo) + i, total, f"checking {case.name}")
+        measured.append(_measure(case, timed, model=model, config=cfg))
     if on_case is not None:
-        on_case(2 * len(cases), 2 * len(cases), "")
+        on_case(total, total, "")
+    results = measured[: len(cases)]
+    asked_again = iter(measured[len(cases) :])
+    for case, written, u in zip(cases, measured, plain):
+        results.append(
+            next(asked_again) if u.question != case.question else dataclasses.replace(written, variant=UNQUOTED)
+        )
     return results

@@ -5,6 +5,12 @@ Only a sample is read, the first 8 KB and the last 4 KB cut at line boundaries, 
 sampled lines that carry its cue (a hunk header, ``path:line:``, a timestamp or level, a
 keyword of a programming language); when no cue is strong enough the answer is UNKNOWN and the
 router passes the text through unchanged.
+
+Logs without timestamps (a package manager's ``Unpacking``/``Setting up`` lines, a build's
+``copying``/``running`` lines, a test runner's ``path::test PASSED`` lines) are recognised as
+*record-oriented* output: most lines open with one of a few repeated first words (paths and
+numbers counted as one kind), many tokens are technical (paths, versions, ids, symbols), and
+the repeated opener is not a markdown bullet or quote.
 """
 
 from __future__ import annotations
@@ -78,6 +84,10 @@ _HTML_TAG = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[A-Za-z]{2,}")
+_TECHNICAL = re.compile(r"\d|[/\\:=_\[\](){}<@#$%&*+~|]|\.\w|->|::")
+_DIGITS = re.compile(r"\d+")
+_MARKDOWN_OPENERS = frozenset({"-", "*", "+", ">", "#", "##", "###", "|", "•"})
+_GIT_COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b", re.M)
 _SENTENCE_END = re.compile(r"[.!?:;\"')]\s*$")
 
 
@@ -140,6 +150,30 @@ def _repeated_shapes(lines: list[str]) -> float:
     return repeated / len(lines) if lines else 0.0
 
 
+def _opener(line: str) -> str:
+    """The first token of a line as a kind: paths as one kind, digits as 0."""
+    first = line.split(None, 1)[0]
+    if "/" in first or "::" in first:
+        return "/"
+    return _DIGITS.sub("0", first)
+
+
+def _record_oriented(lines: list[str], sample: str) -> bool:
+    """Lines that are records (see the module docs), not wrapped sentences or markdown."""
+    if len(lines) < 20 or len(_GIT_COMMIT.findall(sample)) * 20 >= len(lines):
+        return False  # git log without -p: commit messages are prose
+    openers: dict[str, int] = {}
+    for line in lines:
+        kind = _opener(line)
+        openers[kind] = openers.get(kind, 0) + 1
+    if len(openers) < 2 or max(openers, key=openers.__getitem__) in _MARKDOWN_OPENERS:
+        return False
+    repeated = sum(n for n in openers.values() if n >= 3)
+    tokens = sample.split()
+    technical = sum(1 for t in tokens if _TECHNICAL.search(t))
+    return repeated >= 0.8 * len(lines) and technical >= 0.25 * len(tokens)
+
+
 def detect_content_type(text: str, *, parse_json: bool = True, json_allowed: bool = True) -> ContentType:
     """The kind of ``text``; UNKNOWN when no detector is confident (the router then passes it through).
 
@@ -195,6 +229,8 @@ def detect_content_type(text: str, *, parse_json: bool = True, json_allowed: boo
             and len(lines) >= 20
             and sum(c.isdigit() for c in sample) > len(sample) * 0.05
         ):
+            return ContentType.LOG
+        if _record_oriented(lines, sample):
             return ContentType.LOG
         words = len(_WORD.findall(sample))
         spaced = sample.count(" ") > len(sample) * 0.08  # prose has spaces; base64 and hashes do not

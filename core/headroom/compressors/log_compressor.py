@@ -2,28 +2,37 @@
 
 Kept verbatim, in the log's own order:
 
-- every error or alert line, one example per shape (lines that differ only in numbers, ids
-  and addresses) with the count of its shape; a multi-line record with a stack trace is kept
-  whole (one example per record shape, never cut);
-- the lines the question quotes, and the lines naming an identifier of the question;
+- every line that reports a problem, one example per shape (lines that differ only in numbers,
+  ids and addresses) with the count of its shape, whatever its level word: errors, failures,
+  warnings, refusals, timeouts (``content.log.importance_pattern``), and alert lines of labelled
+  logs; a multi-line record with a stack trace is kept whole (one example per record shape,
+  never cut);
+- the lines the question names, asked in plain words or quoted (:mod:`headroom.compressors.log_query`);
 - the first and last lines;
 - one example of every other template (mined by :mod:`headroom.compressors.log_templates`).
 
 Under an example that stands for more lines, one annotation line gives the count, the line
 range, the first and last timestamp and, when they are few, the values of the fields that vary.
 The whole original goes to CCR; the header names its key and how to fetch line ranges.
+
+Harder levels (``CompressionContext.level``, asked by context fitting) keep less: level 1 joins
+templates more loosely, keeps one first and one last line, half as many named lines and
+annotations of count and range only; level 2 keeps only what must survive (problem shapes with
+their counts and the lines the question names) and says in one line what else the log held.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from headroom.compressors.base import Compressed, CompressionContext
 from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 from headroom.compressors.detection import strip_ansi
+from headroom.compressors.log_levels import Effort, summary_of_others
+from headroom.compressors.log_query import query_lines
 from headroom.compressors.log_templates import (
     LineShape,
     Template,
@@ -35,7 +44,6 @@ from headroom.compressors.log_templates import (
     shapes_of,
 )
 from headroom.content_config import LogCompressorConfig
-from headroom.relevance import query_identifiers
 
 __all__ = ["LogCompressor"]
 
@@ -51,15 +59,27 @@ _CONTINUATION_PREFIXES = (" ", "\t", "Caused by", "... ", "Traceback (most recen
 _EXCEPTION_LINE = re.compile(r"[\w$.]+(?:Exception|Error|Exit|Interrupt)(?::|$)")
 _TRACE_CUE = re.compile(r"^\s+at |^\s+File \"|^Caused by|^Traceback|^\s+\.\.\. \d+ more", re.M)
 _LABEL = re.compile(r"[A-Z][A-Z_]{2,}")
-_DIGIT_FREE = re.compile(r"[a-z _|-]+")
+_DIGIT_FREE = re.compile(r"[a-z _|'-]+")
 """Importance patterns of plain lower-case words cannot match digits: shape keys suffice to apply them."""
-_QUOTED = re.compile(r"[\"'`]([^\"'`]{3,200})[\"'`]")
+_PLAIN_WORDS = re.compile(r"[a-z' ]+(?:\|[a-z' ]+)*")
+"""An importance pattern that is only words separated by ``|`` (the default is)."""
 _MAX_VALUE_CHARS = 48
 
 
 @functools.lru_cache(maxsize=16)
 def _importance(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    """The compiled importance pattern; a plain list of words is grouped by first letter.
+
+    ``error|exception|fail|...`` becomes ``e(?:rror|xception)|f(?:ail)|...``: the same matches
+    (alternatives sharing no first letter can never both match at one position, and within a
+    group their order is kept), tried in fewer steps per character.
+    """
+    if not _PLAIN_WORDS.fullmatch(pattern):
+        return re.compile(pattern)
+    groups: dict[str, list[str]] = {}
+    for word in pattern.split("|"):
+        groups.setdefault(word[0], []).append(re.escape(word[1:]))
+    return re.compile("|".join(re.escape(first) + "(?:" + "|".join(rests) + ")" for first, rests in groups.items()))
 
 
 @dataclass
@@ -74,6 +94,8 @@ class _Plan:
     trace_records: int = 0
     query_lines: int = 0
     query_overflow: dict[str, int] = field(default_factory=dict)
+    ordinary: list[Template] = field(default_factory=list)
+    """Templates of the lines that report no problem (summarised in one line at level 2)."""
 
 
 def _records(lines: Sequence[str]) -> list[tuple[int, int]]:
@@ -109,12 +131,14 @@ def _without_common_date(first: str, last: str) -> str:
     return last
 
 
-def _annotation(template: Template, lines: Sequence[str], shown: int, cfg: LogCompressorConfig) -> str:
+def _annotation(template: Template, lines: Sequence[str], shown: int, cfg: LogCompressorConfig, *, full: bool) -> str:
     count = template.count
     first, last = template.first_line, template.last_line
     # "×N" alone means one line shown and N-1 omitted; the omitted count is spelled out otherwise.
     omitted = "" if shown == 1 else f" ({count - shown} omitted)"
     parts = [f"  ^ ×{count}{omitted} L{first + 1}-{last + 1}"]
+    if not full:
+        return parts[0]
     t0, t1 = _timestamp(lines[first]), _timestamp(lines[last])
     if t0 or t1:
         parts.append(f"{t0} … {_without_common_date(t0, t1)}" if t0 != t1 else t0)
@@ -156,15 +180,19 @@ class LogCompressor:
         keys = line_keys(clean)
         if len(keys) != n or len(clean_lines) != n:
             return None
-        plan = self._plan(clean, clean_lines, keys, ctx, cfg)
+        effort = Effort.of(cfg, ctx.level)
+        plan = self._plan(clean, clean_lines, keys, ctx, cfg, effort)
         if len(plan.keep) >= n * 0.9:
             return None
         key = ctx.store_original(text, kind="log", meta={"lines": n})
         body = self._render(lines, plan)
         omitted = n - len(plan.keep)
+        if effort.ordinary_examples:
+            kept = "error/warning/alert lines (one per shape), lines the question names, first/last lines, one example per template"
+        else:
+            kept = "only error/warning/alert lines (one per shape) and lines the question names"
         header = (
-            f"[headroom log summary: {n} lines; kept verbatim: error/alert lines (one per shape), lines the "
-            f"question names, first/last lines, one example per template. '  ^ ×N Lstart-end | first … last time | values' "
+            f"[headroom log summary: {n} lines; kept verbatim: {kept}. '  ^ ×N Lstart-end | first … last time | values' "
             f"under a line: N lines of its shape in the log, the ones not shown omitted; '… La-b …' marks omitted lines. "
             f"{omitted} lines omitted; full log: "
             f"{retrieve_hint(key)}]"
@@ -173,6 +201,8 @@ class LogCompressor:
             f'[{more} more lines name "{ident}": headroom_retrieve(key="{key}", query="{ident}")]'
             for ident, more in plan.query_overflow.items()
         ]
+        if not effort.ordinary_examples and plan.ordinary:
+            extra.append(summary_of_others(plan.ordinary, clean_lines, plan.keep))
         out = "\n".join([header, body, *extra])
         if len(out) >= len(text):
             return None
@@ -190,6 +220,7 @@ class LogCompressor:
                     "error_shapes": plan.error_shapes,
                     "trace_records": plan.trace_records,
                     "query_lines": plan.query_lines,
+                    "level": effort.level,
                 },
             )
         )
@@ -202,6 +233,7 @@ class LogCompressor:
         keys: list[str],
         ctx: CompressionContext,
         cfg: LogCompressorConfig,
+        effort: Effort,
     ) -> _Plan:
         n = len(lines)
         plan = _Plan()
@@ -238,6 +270,7 @@ class LogCompressor:
                 )
 
         ordinary: list[LineShape] = []
+        problems: list[list[int]] = []
         for key, shape in shapes.items():
             members = [i for i in shape.members if i not in in_record] if in_record else shape.members
             if not members:
@@ -252,6 +285,7 @@ class LogCompressor:
                 flagged = []
             if flagged:
                 plan.error_shapes += 1
+                problems.append(flagged)
                 example = flagged[0]
                 plan.keep.add(example)
                 if len(members) > 1:
@@ -259,15 +293,21 @@ class LogCompressor:
             else:
                 ordinary.append(shape)
 
-        for template in merge_shapes(ordinary, cfg.similarity_threshold):
-            example = template.first_line
-            plan.keep.add(example)
-            if template.count > 1:
-                plan.summaries[example] = template
+        plan.ordinary = merge_shapes(ordinary, effort.similarity)
+        if effort.ordinary_examples:
+            for template in plan.ordinary:
+                example = template.first_line
+                plan.keep.add(example)
+                if template.count > 1:
+                    plan.summaries[example] = template
 
-        plan.keep.update(range(min(cfg.keep_first_lines, n)))
-        plan.keep.update(range(max(n - cfg.keep_last_lines, 0), n))
-        self._query_lines(lines, clean, ctx.query, cfg, plan)
+        plan.keep.update(range(min(effort.first_lines, n)))
+        plan.keep.update(range(max(n - effort.last_lines, 0), n))
+
+        def problem_lines() -> set[int]:
+            return {i for flagged in problems for i in flagged} | in_record
+
+        self._query_lines(lines, clean, ctx.query, effort.query_budget, plan, problem_lines)
 
         # A kept line inside a trace record brings its whole record: a stack trace is never cut.
         if in_record:
@@ -277,7 +317,7 @@ class LogCompressor:
                         plan.keep.update(range(start, end))
         for example, template in plan.summaries.items():
             shown = sum(1 for i in template.members() if i in plan.keep)
-            plan.notes[example] = _annotation(template, lines, shown, cfg)
+            plan.notes[example] = _annotation(template, lines, shown, cfg, full=effort.full_notes)
         return plan
 
     @staticmethod
@@ -297,38 +337,17 @@ class LogCompressor:
         lines: list[str],
         clean: str,
         query: str,
-        cfg: LogCompressorConfig,
+        budget: int,
         plan: _Plan,
+        problem_lines: Callable[[], set[int]],
     ) -> None:
         if not query.strip():
             return
-        if len(query) >= 12:
-            for i, line in enumerate(lines):
-                s = line.strip()
-                if len(s) >= 12 and s in query:
-                    plan.keep.add(i)
-                    plan.query_lines += 1
-        budget = cfg.max_query_matches
-        low: str | None = None
-        low_lines: list[str] | None = None
-        # Quoted text is searched as a whole: the date or pid inside a quoted line would match
-        # hundreds of unrelated lines.
-        quoted = _QUOTED.findall(query)
-        for ident in dict.fromkeys([*quoted, *query_identifiers(_QUOTED.sub(" ", query))]):
-            needle = ident.lower()
-            if low is None:
-                low = clean.lower()
-            if len(needle) < 3 or needle not in low:
-                continue
-            if low_lines is None:
-                low_lines = low.splitlines()
-            hits = [i for i, line in enumerate(low_lines) if needle in line]
-            take = hits[: max(budget, 0)]
-            plan.keep.update(take)
-            plan.query_lines += len(take)
-            budget -= len(take)
-            if len(hits) > len(take):
-                plan.query_overflow[ident] = len(hits) - len(take)
+        found = query_lines(lines, clean.lower(), query, budget=budget, problem_lines=problem_lines)
+        chosen = found.lines
+        plan.keep.update(chosen)
+        plan.query_lines += len(chosen)
+        plan.query_overflow.update(found.overflow)
 
     # -- rendering -----------------------------------------------------------------------------
     @staticmethod

@@ -11,7 +11,8 @@ Two passes, both proportional to the input:
 2. **Templates.** Shapes (far fewer than lines) are clustered the way Drain does it: by
    token count and leading constant tokens into leaves, then joined to the most similar
    template of their leaf when the share of equal tokens reaches a threshold; positions that
-   differ become ``<*>``.
+   differ become ``<*>``. Here paths and qualified names (tokens with ``/`` or ``::``) count
+   as variables too, so ``copying <path> -> <path>`` or ``<test id> PASSED`` lines join.
 
 Error lines are reported per shape (finer) by the log compressor; everything else per template.
 """
@@ -150,7 +151,9 @@ def merge_shapes(shapes: Iterable[LineShape], similarity: float) -> list[Templat
     leaves: dict[tuple[int, str, str], list[Template]] = {}
     templates: list[Template] = []
     for shape in shapes:
-        tokens = shape.key.split()
+        # A path or a qualified name (tests/x.py::test_a) names the object of a message, like a
+        # number does: for joining into templates it is a variable too.
+        tokens = [VAR if "/" in t or "::" in t else t for t in shape.key.split()]
         leaf = leaves.setdefault(_leaf(tokens), [])
         best: Template | None = None
         best_sim = -1.0

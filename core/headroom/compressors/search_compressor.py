@@ -3,9 +3,14 @@
 Understood formats: ``path:line:text`` (``grep -rn``, ``rg --no-heading``), ``path:line:col:text``
 (``rg --vimgrep``), context lines ``path-line-text`` with ``--`` separators (``grep -C``), and
 ripgrep's heading mode (a path line, then ``line:text`` lines). Per file the first match is always
-kept, then the matches most relevant to the question (exact identifiers first, then BM25), up
-to a cap per file and a cap on matches beyond the first ones. Kept lines are verbatim; a marker under each file says how many of
+kept, then the matches most relevant to the question (exact identifiers first, then BM25 over
+the question's words in their forms and phrases), up to a cap per file and a cap on matches
+beyond the first ones. Kept lines are verbatim; a marker under each file says how many of
 its matches were omitted and at which lines of the original they are.
+
+Harder levels (``CompressionContext.level``, asked by context fitting) keep fewer hits: level 1
+halves both caps; level 2 keeps each file's first match and, beyond it, only matches the
+question names (exact identifiers, then words), a quarter as many.
 """
 
 from __future__ import annotations
@@ -69,6 +74,15 @@ def _group(lines: list[str]) -> tuple[dict[str, _File], list[int]]:
     return files, loose
 
 
+def _caps(per_file: int, extra: int, level: int) -> tuple[int, int]:
+    """Matches kept per file and beyond the first ones, at a compression level (see the module docs)."""
+    if level <= 0:
+        return per_file, extra
+    if level == 1:
+        return max(1, per_file // 2), extra // 2
+    return max(1, per_file // 2), extra // 4
+
+
 class SearchCompressor:
     """Compresses grep/ripgrep results; see the module docs for what is kept."""
 
@@ -83,7 +97,8 @@ class SearchCompressor:
         total = sum(len(f.matches) for f in files.values())
         if total < cfg.min_matches:
             return None
-        keep = self._choose(lines, files, ctx.query, cfg.max_matches_per_file, cfg.max_extra_matches)
+        per_file, extra = _caps(cfg.max_matches_per_file, cfg.max_extra_matches, ctx.level)
+        keep = self._choose(lines, files, ctx.query, per_file, extra, fill=ctx.level < 2)
         kept_matches = sum(1 for f in files.values() for i in f.matches if i in keep)
         if kept_matches >= total:
             return None
@@ -113,12 +128,20 @@ class SearchCompressor:
                 transform=self.name,
                 lossy=True,
                 ccr_key=key,
-                details={"kind": "search", "files": len(files), "matches": total, "kept_matches": kept_matches},
+                details={
+                    "kind": "search",
+                    "files": len(files),
+                    "matches": total,
+                    "kept_matches": kept_matches,
+                    "level": ctx.level,
+                },
             )
         )
 
     @staticmethod
-    def _choose(lines: list[str], files: dict[str, _File], query: str, per_file: int, extra: int) -> set[int]:
+    def _choose(
+        lines: list[str], files: dict[str, _File], query: str, per_file: int, extra: int, *, fill: bool = True
+    ) -> set[int]:
         keep = {f.matches[0] for f in files.values() if f.matches}
         candidates = [i for f in files.values() for i in f.matches[1:]]
         if not candidates or extra <= 0:
@@ -130,7 +153,8 @@ class SearchCompressor:
         seen = set(exact)
         ranked = exact + [n for n in BM25(docs).top(query, len(docs)) if n not in seen]
         seen.update(ranked)
-        ranked += [n for n in range(len(docs)) if n not in seen]  # then in order, to fill the budget
+        if fill:
+            ranked += [n for n in range(len(docs)) if n not in seen]  # then in order, to fill the budget
         taken: dict[str, int] = {path: 1 for path, f in files.items() if f.matches}
         owner = {i: f.path for f in files.values() for i in f.matches}
         for n in ranked:

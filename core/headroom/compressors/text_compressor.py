@@ -9,9 +9,14 @@ see :func:`headroom.compressors.log_templates.mask_text`):
 - a paragraph (lines between blank lines) whose shape equals an earlier paragraph's becomes a
   marker naming where the earlier one is.
 
-Collapsed lines that name an identifier or a term of the question are kept anyway (up to
-``max_relevant_blocks``). Kept lines are never altered; markers give line ranges of the
-original, which CCR keeps whole.
+Collapsed lines that name an identifier or a word of the question (in any of its forms:
+"upgraded" names a line saying "upgrade") are kept anyway, up to ``max_relevant_blocks``.
+Kept lines are never altered; markers give line ranges of the original, which CCR keeps whole.
+
+Harder levels (``CompressionContext.level``, asked by context fitting) keep fewer sentences:
+level 1 treats shorter and looser runs as repetition and keeps the first
+:data:`LEVEL1_PARAGRAPH_LINES` lines of a longer paragraph; level 2 keeps the first line of
+every paragraph. Lines that name the question stay at every level.
 """
 
 from __future__ import annotations
@@ -22,11 +27,16 @@ from headroom.compressors.base import Compressed, CompressionContext
 from headroom.compressors.ccr_marker import counted, may_drop, retrieve_hint
 from headroom.compressors.log_templates import mask_text
 from headroom.content_config import TextCompressorConfig
-from headroom.relevance import query_identifiers, query_terms
+from headroom.question import parse_question
+from headroom.relevance import LineIndex
 
-__all__ = ["TextCompressor", "collapse_repetition"]
+__all__ = ["LEVEL1_PARAGRAPH_LINES", "TextCompressor", "collapse_repetition"]
 
 _MIN_PARAGRAPH_CHARS = 60
+LEVEL1_PARAGRAPH_LINES = 4
+"""At level 1 a paragraph keeps this many first lines (and the lines naming the question)."""
+_LEVEL1_LOOSER = 0.15
+"""Level 1 counts lines as near-duplicates at this much less similarity."""
 
 
 @dataclass
@@ -39,6 +49,8 @@ class Collapse:
     runs: int = 0
     duplicate_paragraphs: int = 0
     relevant_kept: int = 0
+    cut_lines: int = 0
+    """Lines omitted because a harder level keeps fewer lines per paragraph."""
 
 
 def _similar(a: list[str], b: list[str], threshold: float) -> bool:
@@ -48,31 +60,51 @@ def _similar(a: list[str], b: list[str], threshold: float) -> bool:
     return equal / len(a) >= threshold
 
 
-def _relevance(query: str, lines: list[str]) -> tuple[list[str], list[str]]:
-    """The question's identifiers, and its words that are rare in ``lines`` (a common word marks nothing)."""
-    ids = [i.lower() for i in query_identifiers(query)]
-    terms = [t for t in query_terms(query) if len(t) >= 3]
-    if terms:
-        low = [line.lower() for line in lines]
-        limit = max(3, len(lines) // 20)
-        terms = [t for t in terms if sum(1 for line in low if t in line) <= limit]
-    return ids, terms
+def _relevant_lines(query: str, lines: list[str]) -> set[int]:
+    """Lines naming an identifier of the question, or a word of it that is rare in ``lines``.
+
+    A word found on many lines (more than a twentieth, at least 3) marks nothing.
+    """
+    question = parse_question(query)
+    if not question:
+        return set()
+    index = LineIndex("\n".join(lines).lower())
+    found: set[int] = set()
+    for ident in question.identifiers:
+        found.update(index.lines_with_text(ident.lower()))
+    limit = max(3, len(lines) // 20)
+    for matcher in question.matchers:
+        if len(matcher.text) < 3:
+            continue
+        hits = index.lines_matching(matcher.pattern)
+        if len(hits) <= limit:
+            found.update(hits)
+    return found
 
 
-def _is_relevant(text: str, ids: list[str], terms: list[str]) -> bool:
-    low = text.lower()
-    return any(i in low for i in ids) or any(t in low for t in terms)
+def _effective(cfg: TextCompressorConfig, level: int) -> TextCompressorConfig:
+    """The settings level 1 and 2 use: shorter, looser runs; half the relevant blocks."""
+    if level <= 0:
+        return cfg
+    return cfg.model_copy(
+        update={
+            "min_run": max(2, cfg.min_run - 1),
+            "near_duplicate_threshold": max(0.0, cfg.near_duplicate_threshold - _LEVEL1_LOOSER),
+            "max_relevant_blocks": cfg.max_relevant_blocks // 2,
+        }
+    )
 
 
-def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str = "") -> Collapse:
+def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str = "", level: int = 0) -> Collapse:
     """Plan which lines of ``lines`` stay (see the module docs); nothing is changed in place."""
     n = len(lines)
     keep = [True] * n
     plan = Collapse(keep)
+    cfg = _effective(cfg, level)
     masked = mask_text("\n".join(lines)).split("\n")
     if len(masked) != n:  # a line held a separator str.splitlines knows and "\n" does not
         masked = [mask_text(line) for line in lines]
-    ids, terms = _relevance(query, lines) if query.strip() else ([], [])
+    relevant = _relevant_lines(query, lines) if query.strip() else set()
     budget = cfg.max_relevant_blocks
 
     # 1. Runs of near-duplicate consecutive lines.
@@ -92,7 +124,7 @@ def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str 
         if j - i >= cfg.min_run:
             plan.runs += 1
             for k in range(i + 1, j):
-                if budget > 0 and (ids or terms) and _is_relevant(lines[k], ids, terms):
+                if budget > 0 and k in relevant:
                     budget -= 1
                     plan.relevant_kept += 1
                     continue
@@ -110,8 +142,7 @@ def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str 
                 if first is None:
                     seen[shape] = (start, end)
                 else:
-                    text = "\n".join(lines[start:end])
-                    if budget > 0 and (ids or terms) and _is_relevant(text, ids, terms):
+                    if budget > 0 and not relevant.isdisjoint(range(start, end)):
                         budget -= 1
                         plan.relevant_kept += 1
                     else:
@@ -123,7 +154,21 @@ def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str 
                         )
         start = end + 1
 
-    # 3. One marker per omitted stretch; stretches separated only by blank lines become one.
+    # 3. Harder levels: fewer lines of every paragraph (the lines naming the question stay).
+    cut: set[int] = set()
+    if level >= 1:
+        per_paragraph = 1 if level >= 2 else LEVEL1_PARAGRAPH_LINES
+        start = 0
+        for end in [*(k for k in range(n) if not lines[k].strip()), n]:
+            shown = [k for k in range(start, end) if keep[k]]
+            for k in shown[per_paragraph:]:
+                if k not in relevant:
+                    keep[k] = False
+                    cut.add(k)
+            start = end + 1
+    plan.cut_lines = len(cut)
+
+    # 4. One marker per omitted stretch; stretches separated only by blank lines become one.
     stretches: list[list[int]] = []
     k = 0
     while k < n:
@@ -146,6 +191,9 @@ def collapse_repetition(lines: list[str], cfg: TextCompressorConfig, query: str 
             keep[b] = False
         if parts == 1 and start_ in described:
             plan.markers[start_] = described[start_]
+        elif parts == 1 and all(b in cut for b in range(start_, end_)):
+            count = end_ - start_
+            plan.markers[start_] = f"[… {count} line{'s' if count > 1 else ''} omitted (L{start_ + 1}-{end_}) …]"
         elif parts == 1:
             count = end_ - start_
             plan.markers[start_] = (
@@ -181,14 +229,16 @@ class TextCompressor:
         lines = text.splitlines()
         if len(lines) < cfg.min_lines:
             return None
-        plan = collapse_repetition(lines, cfg, ctx.query)
+        plan = collapse_repetition(lines, cfg, ctx.query, ctx.level)
         omitted = plan.keep.count(False)
         if omitted == 0:
             return None
         key = ctx.store_original(text, kind="text", meta={"lines": len(lines)})
+        why = "were repeats and are collapsed" if not plan.cut_lines else "are omitted"
+        cut = f", {plan.cut_lines} lines beyond the first of their paragraph" if plan.cut_lines else ""
         header = (
-            f"[headroom: {omitted} of {len(lines)} lines were repeats and are collapsed ({plan.runs} runs of similar "
-            f"lines, {plan.duplicate_paragraphs} repeated paragraphs); original: {retrieve_hint(key)}]"
+            f"[headroom: {omitted} of {len(lines)} lines {why} ({plan.runs} runs of similar "
+            f"lines, {plan.duplicate_paragraphs} repeated paragraphs{cut}); original: {retrieve_hint(key)}]"
         )
         out = header + "\n" + render(lines, plan)
         if len(out) >= len(text):
@@ -206,6 +256,7 @@ class TextCompressor:
                     "runs": plan.runs,
                     "duplicate_paragraphs": plan.duplicate_paragraphs,
                     "relevant_kept": plan.relevant_kept,
+                    "level": ctx.level,
                 },
             )
         )

@@ -138,6 +138,7 @@ def _result(ctx: RequestContext, started: float) -> CompressResult:
         exact_tokens=ctx.counter.exact,
         diff_artifacts=tuple(ctx.diffs),
         extras=ctx.extras,
+        model_info=registry.get(model),
     )
 
 

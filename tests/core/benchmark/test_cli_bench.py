@@ -25,21 +25,44 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 
     out = capsys.readouterr().out
     assert exited.value.code == 0
-    assert all(option in out for option in ("--corpus", "--json", "--only", "--session", "--strict"))
+    assert all(option in out for option in ("--corpus", "--json", "--only", "--session", "--strict", "--as-written"))
 
 
-def test_json_output_has_a_row_per_file_and_a_summary_per_kind(
+def test_json_output_has_a_row_per_file_and_question_and_a_summary_per_kind_and_question(
     small_corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status = main(["bench", "--corpus", str(small_corpus), "--json"])
 
     data = json.loads(capsys.readouterr().out)
     assert status == 0
-    assert [f["name"] for f in data["files"]] == [
-        "json/CodeScanAlert.testMultipleAlerts.25.json",
-        "logs/OpenSSH_2k.log",
+    names = ["json/CodeScanAlert.testMultipleAlerts.25.json", "logs/OpenSSH_2k.log"]
+    assert [(f["name"], f["question"]) for f in data["files"]] == [
+        *((n, "as written") for n in names),
+        *((n, "unquoted") for n in names),
     ]
-    assert [s["kind"] for s in data["summary"]] == ["json", "log"]
+    assert [(s["kind"], s["question"]) for s in data["summary"]] == [
+        ("json", "as written"),
+        ("json", "unquoted"),
+        ("log", "as written"),
+        ("log", "unquoted"),
+    ]
+
+
+def test_as_written_asks_each_question_once(small_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["bench", "--corpus", str(small_corpus), "--json", "--as-written"])
+
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert {f["question"] for f in data["files"]} == {"as written"}
+    assert len(data["files"]) == 2
+
+
+def test_unquoted_log_question_keeps_every_target(small_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["bench", "--corpus", str(small_corpus), "--json", "--only", "logs"])
+
+    data = json.loads(capsys.readouterr().out)
+    plain = next(f for f in data["files"] if f["question"] == "unquoted")
+    assert plain["fidelity"]["kept"] == plain["fidelity"]["total"] > 1
 
 
 def test_table_output_names_each_file_and_the_targets(small_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,6 +71,7 @@ def test_table_output_names_each_file_and_the_targets(small_corpus: Path, capsys
     out = capsys.readouterr().out
     assert "logs/OpenSSH_2k.log" in out and "CodeScanAlert" not in out
     assert "benchmark target" in out
+    assert "unquoted: targets kept" in out and "unquoted" in out.splitlines()[-1]
 
 
 def test_missing_directory_exits_with_status_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +87,7 @@ def test_unparseable_json_file_is_skipped_with_a_reason(small_corpus: Path, caps
 
     captured = capsys.readouterr()
     assert status == 0 and "skipped json/truncated.json" in captured.err
-    assert len(json.loads(captured.out)["files"]) == 2
+    assert len(json.loads(captured.out)["files"]) == 4  # two files, each asked as written and unquoted
 
 
 @pytest.mark.corpus

@@ -77,3 +77,16 @@ def test_question_names_a_value_that_identifies_one_record(corpus_dir: Path) -> 
         if value not in case.question or [value_of(x) for x in items].count(value) != 1:
             ambiguous.append(case.name)
     assert ambiguous == []
+
+
+def test_an_id_is_asked_as_typed_either_way(workflow_runs: BenchCase) -> None:
+    assert '"' not in workflow_runs.question
+    assert workflow_runs.unquoted().question == workflow_runs.question
+
+
+@pytest.mark.corpus
+def test_a_name_that_is_not_a_number_is_quoted_and_asked_again_without(corpus_dir: Path, load_case) -> None:  # type: ignore[no-untyped-def]
+    stargazers = load_case(corpus_dir, "json/Issue945.testReservedPaginatedListAttributePreservation.61.json")
+
+    assert stargazers.question == 'What happened with stargazer "lrtitze"?'
+    assert stargazers.unquoted().question == "What happened with stargazer lrtitze?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from headroom.benchmark.corpus import BenchCase
-from headroom.benchmark.log_targets import is_error_line, line_shape, log_targets
+from headroom.benchmark.log_targets import is_error_line, is_problem_line, line_shape, log_targets
 
 
 def test_lines_differing_in_numbers_and_addresses_share_a_shape(samples_dir: Path) -> None:
@@ -55,3 +55,26 @@ def test_error_words_match_in_any_case_and_inside_class_names() -> None:
     assert is_error_line("java.io.IOException: Connection reset")
     assert is_error_line("RAS KERNEL FATAL data storage interrupt")
     assert not is_error_line("Served block blk_-1 to /10.0.0.1")
+
+
+def test_the_unquoted_question_pastes_the_same_line_without_quotation_marks(bgl: BenchCase) -> None:
+    quoted = next(t for t in bgl.targets if t.kind == "quoted_line").lines[0]
+
+    assert bgl.unquoted().question == bgl.question.replace(f'"{quoted}"', quoted)
+    assert '"' not in bgl.unquoted().question.replace(quoted, "")
+
+
+def test_problem_lines_in_other_words_are_targets_once(samples_dir: Path) -> None:
+    ssh = log_targets((samples_dir / "logs" / "OpenSSH_2k.log").read_text())
+    problem = [t for t in ssh.targets if t.kind == "problem_shape"]
+    errors = {line for t in ssh.targets if t.kind == "error_shape" for line in t.lines}
+
+    assert problem and all(is_problem_line(line) for t in problem for line in t.lines)
+    assert not errors & {line for t in problem for line in t.lines}
+
+
+def test_problem_words_include_warnings_refusals_and_timeouts() -> None:
+    assert is_problem_line("gmetad: Warning: we failed to resolve data source name an14")
+    assert is_problem_line("invoke-rc.d: policy-rc.d denied execution of start.")
+    assert is_problem_line("Connection timed out")
+    assert not is_problem_line("Setting up libc-bin (2.36-9+deb12u14) ...")

@@ -60,7 +60,7 @@ def test_markdown_tables_have_a_separator_row(workflow_runs: BenchCase) -> None:
     lines = format_cases(rows, markdown=True).splitlines()
 
     assert lines[1].startswith("|---|") and len(lines) == 3
-    assert "| identity | json | 1 |" in format_summary(summarize(rows), markdown=True)
+    assert "| identity | json | as written | 1 |" in format_summary(summarize(rows), markdown=True)
 
 
 def test_json_output_carries_files_and_summary(workflow_runs: BenchCase) -> None:

@@ -111,3 +111,34 @@ def test_unknown_content_passes_through_compress_unchanged() -> None:
     result = headroom.compress(messages, model="gpt-4o")
     assert result.messages[1]["content"] == blob
     assert any("unknown" in reason for reason in result.passthrough_reasons)
+
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "logs"
+
+
+@pytest.mark.parametrize("name", ["debian-apt-term.log", "debian-dpkg.log", "debian-apt-history.log"])
+def test_detects_package_manager_logs_with_or_without_timestamps(name: str) -> None:
+    assert detect_content_type((DATA / name).read_text()) is ContentType.LOG
+
+
+@pytest.mark.parametrize("name", ["pip-wheel-v.log", "pytest-v.log"])
+def test_detects_build_and_test_runner_output_as_logs(name: str) -> None:
+    assert detect_content_type((DATA / name).read_text()) is ContentType.LOG
+
+
+def test_apt_term_log_goes_to_the_log_compressor() -> None:
+    text = (DATA / "debian-apt-term.log").read_text()
+    messages = [
+        {"role": "user", "content": "did anything fail while installing packages?"},
+        {"role": "tool", "tool_call_id": "c1", "content": text},
+    ]
+    result = headroom.compress(messages, model="gpt-4o")
+    assert "log_compressor" in result.transforms_applied
+    assert result.tokens_after < result.tokens_before * 0.3
+
+
+def test_the_readme_and_module_docs_stay_prose_or_mixed() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert detect_content_type(readme) in (ContentType.MIXED, ContentType.PROSE)
+    sample_readme = (REPO / "core/headroom/samples/README.md").read_text()
+    assert detect_content_type(sample_readme) in (ContentType.MIXED, ContentType.PROSE)

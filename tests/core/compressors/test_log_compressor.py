@@ -17,6 +17,8 @@ from headroom.compressors.log_compressor import LogCompressor
 from headroom.config import HeadroomConfig
 from headroom.content_config import ContentConfig, LogCompressorConfig
 from headroom.tokens import get_counter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 LOG_NAMES = [
     "Android", "Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Linux",
@@ -311,3 +313,41 @@ def test_each_compression_is_counted_in_the_metrics(corpus_dir: Path) -> None:
         after.get("content.log_compressor.omitted_lines", 0) - before.get("content.log_compressor.omitted_lines", 0)
         == out.details["omitted_lines"]
     )
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", LOG_NAMES)
+def test_each_level_is_smaller_and_keeps_every_error_shape(corpus_dir: Path, name: str) -> None:
+    text = read_log(corpus_dir, name)
+    lines = text.splitlines()
+    errors = [line for line in lines if _ERROR.search(line)]
+    counter = get_counter("gpt-4o")
+    sizes = []
+    for level in (0, 1, 2):
+        ctx = ctx_for()
+        ctx.level = level
+        out = LogCompressor().compress(text, ctx)
+        assert out is not None
+        check_shapes(lines, errors, out.text)
+        sizes.append(counter.count(out.text))
+    assert sizes[0] > sizes[1] > sizes[2]
+
+
+@given(
+    st.lists(st.text(alphabet="abcd' ", min_size=1, max_size=5), min_size=1, max_size=8),
+    st.text(alphabet="abcd' \n1", max_size=200),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_word_list_pattern_grouped_by_first_letter_finds_what_the_plain_pattern_finds(
+    words: list[str], text: str
+) -> None:
+    from headroom.compressors.log_compressor import _importance
+
+    pattern = "|".join(words)
+    assert _importance(pattern).findall(text) == re.compile(pattern).findall(text)
+
+
+def test_the_default_problem_words_are_compiled_grouped() -> None:
+    from headroom.compressors.log_compressor import _importance
+
+    assert _importance(LogCompressorConfig().importance_pattern).pattern.startswith("e(?:rror|xception)|")

@@ -149,3 +149,25 @@ def test_compress_routes_a_grep_tool_result_to_the_search_compressor() -> None:
     assert "search_compressor" in result.transforms_applied
     assert next(line for line in text.splitlines() if "def query_identifiers" in line) in result.messages[2]["content"]
     assert headroom.retrieve(result.ccr_keys[0]) == text
+
+
+def test_a_plain_question_keeps_the_match_it_names_in_other_words() -> None:
+    text = grep("-rn", "--include=*.py", "def ", "core/headroom")
+    target = next(line for line in text.splitlines() if "/tokens.py:" in line and "def count(self" in line)
+    out = SearchCompressor().compress(text, ctx_for(query="where are tokens counted?"))
+    assert out is not None
+    assert target in out.text.splitlines()
+
+
+def test_each_level_keeps_fewer_hits_and_the_named_match() -> None:
+    text = grep("-rn", "--include=*.py", "def ", "core/headroom")
+    target = next(line for line in text.splitlines() if "def query_identifiers" in line)
+    outs = []
+    for level in (0, 1, 2):
+        ctx = ctx_for(query="where is query_identifiers defined?")
+        ctx.level = level
+        out = SearchCompressor().compress(text, ctx)
+        assert out is not None
+        assert target in out.text.splitlines()
+        outs.append(out.details["kept_matches"])
+    assert outs[0] > outs[1] > outs[2]

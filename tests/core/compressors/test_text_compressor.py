@@ -135,3 +135,42 @@ def test_compress_collapses_a_page_read_twice(doc_read_twice: str) -> None:
     result = headroom.compress(messages, model="gpt-4o")
     assert "text_compressor" in result.transforms_applied
     assert headroom.retrieve(result.ccr_keys[0]) == doc_read_twice
+
+
+def test_each_level_keeps_fewer_lines_and_the_lines_naming_the_question(doc_read_twice: str) -> None:
+    named = next(line for line in doc_read_twice.splitlines() if "JSONDecodeError" in line)
+    sizes = []
+    for level in (0, 1, 2):
+        ctx = ctx_for(query="when is JSONDecodeError raised?")
+        ctx.level = level
+        out = TextCompressor().compress(doc_read_twice, ctx)
+        assert out is not None
+        assert named in out.text.splitlines()
+        sizes.append(len(out.text))
+    assert sizes[0] > sizes[1] > sizes[2]
+
+
+def test_a_harder_level_compresses_prose_without_repetition() -> None:
+    page = pydoc.render_doc(sys.modules["json"].decoder, renderer=pydoc.plaintext)
+    ctx = ctx_for()
+    ctx.level = 2
+    out = TextCompressor().compress(page, ctx)
+    assert out is not None
+    assert re.search(r"^\[… \d+ lines? omitted \(L\d+-\d+\) …\]$", out.text, re.M)
+    assert body_lines(out.text)[0] == page.splitlines()[0]
+
+
+def test_a_plain_question_keeps_a_collapsed_line_naming_a_word_form(listing: str) -> None:
+    plain = TextCompressor().compress(listing, ctx_for())
+    assert plain is not None
+    kept = set(plain.text.splitlines())
+    omitted = [
+        line
+        for line in listing.splitlines()
+        if line not in kept and line.endswith(".py") and line.split()[-1][:-3].isalpha() and len(line.split()[-1]) > 7
+    ]
+    target = omitted[len(omitted) // 2]
+    name = target.split()[-1][:-3]
+    asked = TextCompressor().compress(listing, ctx_for(query=f"which files hold the {name}s?"))
+    assert asked is not None
+    assert target in asked.text.splitlines()

@@ -34,7 +34,7 @@ def test_a_bad_environment_value_is_one_clear_sentence() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "headroom: error: invalid value 'eighty' for HEADROOM_PORT: accepted an integer from 1 to 65535"
+        "headroom: error: invalid value 'eighty' for HEADROOM_PORT: expected an integer from 1 to 65535"
     )
 
 

@@ -66,10 +66,11 @@ def test_a_bad_environment_value_is_one_error_naming_the_variable(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("HEADROOM_PORT", "http"), ("HEADROOM_WORKERS", "many"), ("HEADROOM_TLS_STRICT", "maybe"),
-     ("HEADROOM_REQUEST_TIMEOUT", "soon"), ("HEADROOM_OPENAI_UPSTREAM", "nowhere")],
+    [("HEADROOM_REQUEST_TIMEOUT", "soon"), ("HEADROOM_COMPRESS_TIMEOUT", "never"),
+     ("HEADROOM_OPENAI_UPSTREAM", "nowhere"), ("HEADROOM_ANTHROPIC_UPSTREAM", "https://x/v1"),
+     ("HEADROOM_HOST", "  ")],
 )  # fmt: skip
-def test_proxy_only_variables_never_break_a_library_config(
+def test_the_proxys_own_variables_never_break_a_library_config(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     expected = HeadroomConfig().model_dump()
