@@ -179,8 +179,7 @@ def test_unrelated_unknown_field_lists_valid_fields_without_a_guess() -> None:
     with pytest.raises(ConfigurationError) as err:
         PrefixFreezeConfig(bogus=True)
     assert str(err.value) == (
-        "unknown field 'bogus' of PrefixFreezeConfig. "
-        "Valid fields: enabled, max_sessions, min_frozen_messages."
+        "unknown field 'bogus' of PrefixFreezeConfig. Valid fields: enabled, max_sessions, min_frozen_messages."
     )
 
 

@@ -15,6 +15,7 @@ ends with how to get the original back by CCR key, so nothing it leaves out is l
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -22,6 +23,7 @@ from collections import OrderedDict
 from typing import Any
 
 from headroom.ccr.store import ccr_key
+from headroom.content_config import LogCompressorConfig
 from headroom.relevance import query_identifiers, query_terms
 
 __all__ = ["make_digest"]
@@ -33,43 +35,45 @@ _MAX_LINE = 240
 _MAX_LINES = 4
 _ID_FIELDS = ("id", "number", "sha", "key", "name", "login", "full_name", "slug", "uuid", "node_id", "url")
 _STATUS_WORDS = ("status", "state", "conclusion", "type", "level", "severity", "result", "outcome", "kind", "event")
-_PROBLEM = re.compile(
-    r"\b(error|errors|exception|fail|failed|failure|fatal|panic|traceback|critical|severe|refused|denied|"
-    r"unable|cannot|timed out|timeout|warn|warning)\b",
-    re.IGNORECASE,
-)
+_DEFAULT_PROBLEMS = LogCompressorConfig().importance_pattern
+"""Lines reporting a problem, as the log compressor recognises them by default (any level word)."""
 
 
-def make_digest(original: str, *, what: str, question: str, retrieval: str, tokens: int) -> str:
+def make_digest(
+    original: str, *, what: str, question: str, retrieval: str, tokens: int, problems: str = _DEFAULT_PROBLEMS
+) -> str:
     """A digest of ``original`` (see module docs).
 
     ``what`` names the output ("output of tool 'github_api'"), ``retrieval`` says how to get it
     back (a sentence naming the CCR key), ``tokens`` is the original's size, quoted so the model
-    can judge whether fetching it is worth it. Digests are remembered by content hash and question:
-    an agent loop that re-sends a digested output pays for it once.
+    can judge whether fetching it is worth it. ``problems`` is the regular expression (applied to
+    lower-cased lines) of lines that report a problem: the log compressor's ``importance_pattern``.
+    Digests are remembered by content hash, question and pattern: an agent loop that re-sends a
+    digested output pays for it once.
     """
     key = ccr_key(original)
-    body = _digest_body(key, question, original)
+    body = _digest_body(key, question, original, problems)
     return f"[headroom digest of the {what} ({tokens:,} tokens): {body} {retrieval}]"
 
 
-_bodies: OrderedDict[tuple[str, str], str] = OrderedDict()
+_bodies: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 _bodies_lock = threading.Lock()
 _MAX_BODIES = 2048
 
 
-def _digest_body(key: str, question: str, original: str) -> str:
+def _digest_body(key: str, question: str, original: str, problems: str) -> str:
     """The digest's description of ``original`` (whose CCR key is ``key``), remembered per question."""
+    memo = (key, question, problems)
     with _bodies_lock:
-        body = _bodies.get((key, question))
+        body = _bodies.get(memo)
         if body is not None:
-            _bodies.move_to_end((key, question))
+            _bodies.move_to_end(memo)
             return body
     body = _json_digest(original, question)
     if body is None:
-        body = _text_digest(original, question)
+        body = _text_digest(original, question, _compiled(problems))
     with _bodies_lock:
-        _bodies[(key, question)] = body
+        _bodies[memo] = body
         while len(_bodies) > _MAX_BODIES:
             _bodies.popitem(last=False)
     return body
@@ -243,16 +247,20 @@ def _clip(line: str) -> str:
     return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 1] + "…"
 
 
-def _text_digest(text: str, question: str) -> str:
+@functools.lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _text_digest(text: str, question: str, problems: re.Pattern[str]) -> str:
     lines = text.splitlines()
     parts = [f"{len(lines):,} lines, {len(text):,} characters."]
     if lines:
         parts.append(f"First line: {json.dumps(_clip(lines[0]), ensure_ascii=False)}.")
-    problems = [line for line in lines if _PROBLEM.search(line)]
-    if problems:
-        parts.append(
-            f"{len(problems):,} lines report a problem; the first: {json.dumps(_clip(problems[0]), ensure_ascii=False)}."
-        )
+    reported = [line for line in lines if problems.search(line.lower())]
+    if reported:
+        first = json.dumps(_clip(reported[0]), ensure_ascii=False)
+        parts.append(f"{len(reported):,} lines report a problem; the first: {first}.")
     identifiers = [i.lower() for i in query_identifiers(question)]
     if identifiers:
         named = [line for line in lines if any(i in line.lower() for i in identifiers)]

@@ -117,8 +117,10 @@ class _Planner:
         query: str | None,
         retrievable: bool,
         max_entry_bytes: int | None,
+        problems: str | None = None,
     ) -> None:
         self.msgs = messages
+        self.problems = problems
         self.originals = originals
         self.counter = counter
         self.limit = limit
@@ -173,6 +175,7 @@ class _Planner:
                 retrievable=self.retrievable,
                 max_entry_bytes=self.max_entry_bytes,
                 tokens=self.tok[i],
+                problems=self.problems,
             )
             self.ladders[i] = ladder
         return ladder
@@ -309,6 +312,7 @@ def fit_to_window(
     reshape: Reshape | None = None,
     query: str | None = None,
     max_entry_bytes: int | None = None,
+    problems: str | None = None,
 ) -> FitResult:
     """Messages that fit in ``limit`` tokens (see the module docs for what shrinks, in which order).
 
@@ -317,7 +321,9 @@ def fit_to_window(
     forms); fitting re-compresses from them with ``reshape(original, tool, question, level)`` and
     stores them when it digests, elides or drops. ``store`` receives what is removed (None: CCR is
     off and markers say so); with ``persist=False`` keys are computed and nothing is written.
-    Originals larger than ``max_entry_bytes`` are stored in parts.
+    Originals larger than ``max_entry_bytes`` are stored in parts. ``problems`` is the pattern of
+    lines that report a problem, which digests of text outputs count and quote (the log
+    compressor's ``importance_pattern`` by default).
 
         >>> from headroom.tokens import get_counter
         >>> msgs = [{"role": "user", "content": "hi"}]
@@ -346,6 +352,7 @@ def fit_to_window(
         query=query,
         retrievable=store is not None,
         max_entry_bytes=max_entry_bytes,
+        problems=problems,
     )
     points = request_points(messages)
     # Until the byte bound of a prefix exceeds the limit, no request of it can have overflowed.

@@ -139,6 +139,7 @@ class OutputLadder:
         retrievable: bool,
         max_entry_bytes: int | None,
         tokens: int | None = None,
+        problems: str | None = None,
     ) -> None:
         self._parts = _parts(given, original, names)
         self._question = question
@@ -146,6 +147,7 @@ class OutputLadder:
         self._reshape = reshape
         self._retrievable = retrievable
         self._max_entry_bytes = max_entry_bytes
+        self._problems = problems
         raw = all(p.given == p.original for p in self._parts)
         start = RAW if raw else 0
         self.rungs = [Rung(start, given, tokens if tokens is not None else message_tokens(counter, given))]

@@ -61,6 +61,7 @@ class ContextFitting:
             originals=ctx.original,
             reshape=_reshaper(ctx),
             query=ctx.query,
+            problems=ctx.config.content.log.importance_pattern,
             # The limit of the store that receives the originals (a shared store keeps its own).
             max_entry_bytes=getattr(getattr(ctx.store, "config", None), "max_entry_bytes", None)
             or ctx.config.ccr.max_entry_bytes,
