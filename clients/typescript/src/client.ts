@@ -54,6 +54,9 @@ export class HeadroomClient {
   /** Throws HeadroomConfigError for an option it cannot use (see HeadroomClientOptions). */
   constructor(options: HeadroomClientOptions = {}) {
     this.#options = resolveOptions(options);
+    if (typeof fetch !== "function") {
+      throw new HeadroomError("HeadroomClient needs the platform's fetch: Node 18 or later, or a runtime that has it");
+    }
   }
 
   /** The proxy's base URL, as resolved from the option, HEADROOM_BASE_URL or the default. */
@@ -84,7 +87,7 @@ export class HeadroomClient {
     }
     const body = serialise(compressBody(messages, options), "messages");
     try {
-      const answer = await send(this.#options, { method: "POST", path: "/v1/compress", body });
+      const answer = await send(this.#options, { path: "/v1/compress", body });
       return compressedResult<M>(answer);
     } catch (error) {
       if (this.#options.fallback && fallsBack(error)) return fallbackResult(messages, options, error);
@@ -106,7 +109,7 @@ export class HeadroomClient {
       throw new HeadroomInvalidArgumentError("query must be a non-empty string when given");
     }
     const body = serialise(query === undefined ? { key } : { key, query }, "the retrieve request");
-    return retrievedResult(await send(this.#options, { method: "POST", path: "/v1/retrieve", body }), query);
+    return retrievedResult(await send(this.#options, { path: "/v1/retrieve", body }), query);
   }
 }
 

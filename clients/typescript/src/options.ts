@@ -81,8 +81,9 @@ export function parseBaseUrl(value: unknown, option = "baseUrl"): string {
 
 function parseApiKey(value: unknown, option: string): string | null {
   if (value === undefined) return null;
-  if (typeof value !== "string" || value === "" || /[\r\n]/.test(value)) {
-    throw new HeadroomConfigError(option, value, "a non-empty string on one line (the proxy's HEADROOM_PROXY_TOKEN)");
+  // A header value: printable ASCII, no spaces at either end (HTTP would strip them).
+  if (typeof value !== "string" || !/^[!-~](?:[ -~]*[!-~])?$/.test(value)) {
+    throw new HeadroomConfigError(option, value, "printable ASCII without surrounding spaces (the proxy's HEADROOM_PROXY_TOKEN)");
   }
   return value;
 }

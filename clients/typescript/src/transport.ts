@@ -20,14 +20,12 @@ import { delayBeforeRetry, isRetryableStatus, retryAfterMs, sleep } from "./retr
 /** The header the proxy reads its token from (HEADROOM_PROXY_TOKEN on the proxy's side). */
 export const TOKEN_HEADER = "x-headroom-proxy-token";
 
-/** A call of the proxy's own API. */
+/** A call of the proxy's own API: a POST of a JSON body. */
 export interface ApiCall {
-  readonly method: "GET" | "POST";
   /** Path below the base URL, e.g. `/v1/compress`. */
   readonly path: string;
-  readonly query?: Readonly<Record<string, string>>;
   /** The JSON body, already serialised. */
-  readonly body?: string;
+  readonly body: string;
 }
 
 type Attempt =
@@ -35,20 +33,14 @@ type Attempt =
   | { readonly kind: "timeout" }
   | { readonly kind: "unreachable"; readonly cause: unknown };
 
-/** The full URL of `call` below `baseUrl`. */
-export function callUrl(baseUrl: string, call: ApiCall): string {
-  const url = new URL(`${baseUrl}${call.path}`);
-  for (const [name, value] of Object.entries(call.query ?? {})) url.searchParams.set(name, value);
-  return url.toString();
-}
-
+/** What went wrong below fetch's "fetch failed": the socket error (ECONNREFUSED, ...) when there is one. */
 function describeCause(cause: unknown): string {
   const inner = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause;
-  if (inner instanceof Error) {
-    const code = (inner as { code?: unknown }).code;
-    return typeof code === "string" && !inner.message.includes(code) ? `${code}: ${inner.message}` : inner.message;
-  }
-  return String(inner);
+  if (!(inner instanceof Error)) return String(inner);
+  // Trying IPv6 and IPv4 in turn fails with an AggregateError whose own message is empty.
+  const message = inner.message || (inner instanceof AggregateError ? inner.errors.map(String).join("; ") : inner.name);
+  const code = (inner as { code?: unknown }).code;
+  return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 async function attempt(url: string, init: RequestInit, timeout: number): Promise<Attempt> {
@@ -93,11 +85,10 @@ function failure(outcome: Attempt, url: string, options: ResolvedOptions, attemp
  * last attempt got no answer, HeadroomProtocolError for a 2xx that is not JSON.
  */
 export async function send(options: ResolvedOptions, call: ApiCall): Promise<unknown> {
-  const url = callUrl(options.baseUrl, call);
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (call.body !== undefined) headers["content-type"] = "application/json";
+  const url = `${options.baseUrl}${call.path}`;
+  const headers: Record<string, string> = { accept: "application/json", "content-type": "application/json" };
   if (options.apiKey !== null) headers[TOKEN_HEADER] = options.apiKey;
-  const init: RequestInit = { method: call.method, headers, body: call.body ?? null };
+  const init: RequestInit = { method: "POST", headers, body: call.body };
   for (let attempts = 1; ; attempts++) {
     const outcome = await attempt(url, init, options.timeout);
     if (outcome.kind === "answer" && outcome.status >= 200 && outcome.status < 300) {

@@ -98,7 +98,7 @@ describe("a bad option throws HeadroomConfigError at construction", () => {
   });
 
   it("for an apiKey that is not a one-line string", () => {
-    for (const apiKey of [42, "", "a\nb", null]) rejects({ apiKey }, /apiKey/);
+    for (const apiKey of [42, "", "a\nb", " padded", "tok\u00e9n", null]) rejects({ apiKey }, /apiKey/);
   });
 
   it("for an unknown option, naming it", () => {
@@ -109,9 +109,20 @@ describe("a bad option throws HeadroomConfigError at construction", () => {
     for (const options of [null, [], "http://localhost:8787"]) rejects(options, /options/);
   });
 
+  it("without the platform's fetch, says which runtime it needs", () => {
+    const platformFetch = globalThis.fetch;
+    Reflect.deleteProperty(globalThis, "fetch");
+    try {
+      assert.throws(() => new HeadroomClient(), { name: "HeadroomError", message: /Node 18 or later/ });
+    } finally {
+      globalThis.fetch = platformFetch;
+    }
+  });
+
   it("accepts the limits", () => {
     const client = new HeadroomClient({ timeout: 2 ** 31 - 1, retries: 0, fallback: false });
     assert.deepEqual([client.timeout, client.retries, client.fallback], [2 ** 31 - 1, 0, false]);
     assert.equal(new HeadroomClient({ retries: 10, timeout: 0.5 }).retries, 10);
+    assert.equal(resolveOptions({ apiKey: "two words" }).apiKey, "two words");
   });
 });
