@@ -12,14 +12,11 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import { HeadroomClient, HeadroomHTTPError } from "../src/index.js";
-import { ScriptedServer, providerReply, startForwarder } from "./support/http.js";
-import { type RunningProxy, skipWithoutProxy, startProxy } from "./support/proxy.js";
+import { ScriptedServer, providerReply } from "./support/http.js";
+import { type GatedProxy, PROXY_TOKEN, type RunningProxy, skipWithoutProxy, startGatedProxy, startProxy } from "./support/proxy.js";
 import { type Message, agentTurn, failedRun } from "./support/samples.js";
 
 const skip = skipWithoutProxy();
-const TOKEN = "s3cret-proxy-token";
-/** An address from TEST-NET-3 (RFC 5737): the remote caller a reverse proxy reports. No traffic goes there. */
-const REMOTE_CALLER = "203.0.113.7";
 
 function toolContent(messages: Message[]): string {
   const tool = messages.find((message) => message.role === "tool");
@@ -128,51 +125,48 @@ describe("HeadroomClient against the real proxy", { skip }, () => {
   });
 });
 
-describe("the token gate of a proxy with HEADROOM_PROXY_TOKEN", { skip }, () => {
+describe("the token gate of a proxy with HEADROOM_PROXY_TOKEN (remote callers through a reverse proxy)", { skip }, () => {
   let upstream: ScriptedServer;
-  let proxy: RunningProxy;
-  let forwarder: { url: string; close(): Promise<void> };
+  let gated: GatedProxy;
 
   before(async () => {
     upstream = await ScriptedServer.start(providerReply);
-    proxy = await startProxy({ upstream: upstream.url, env: { HEADROOM_PROXY_TOKEN: TOKEN } });
-    forwarder = await startForwarder(proxy.url, REMOTE_CALLER);
+    gated = await startGatedProxy(upstream.url);
   });
 
   after(async () => {
-    await forwarder?.close();
-    await proxy?.stop();
+    await gated?.stop();
     await upstream?.close();
   });
 
   it("lets a caller on this machine in without the token", async () => {
-    const result = await new HeadroomClient({ baseUrl: proxy.url, fallback: false }).compress(agentTurn());
+    const result = await new HeadroomClient({ baseUrl: gated.proxy.url, fallback: false }).compress(agentTurn());
     assert.ok(result.ccrKeys.length > 0);
   });
 
   it("refuses a remote caller without the token with a 401, even with fallback on", async () => {
-    await assert.rejects(new HeadroomClient({ baseUrl: forwarder.url }).compress(agentTurn()), {
+    await assert.rejects(new HeadroomClient({ baseUrl: gated.remoteUrl }).compress(agentTurn()), {
       name: "HeadroomHTTPError",
       status: 401,
       errorType: "authentication_error",
     });
-    await assert.rejects(new HeadroomClient({ baseUrl: forwarder.url }).retrieve("hr_0000000000000000"), { status: 401 });
+    await assert.rejects(new HeadroomClient({ baseUrl: gated.remoteUrl }).retrieve("hr_0000000000000000"), { status: 401 });
   });
 
   it("refuses a remote caller with a wrong token", async () => {
-    await assert.rejects(new HeadroomClient({ baseUrl: forwarder.url, apiKey: "guess" }).compress(agentTurn()), { status: 401 });
+    await assert.rejects(new HeadroomClient({ baseUrl: gated.remoteUrl, apiKey: "guess" }).compress(agentTurn()), { status: 401 });
   });
 
   it("serves a remote caller whose apiKey is the token", async () => {
-    const client = new HeadroomClient({ baseUrl: forwarder.url, apiKey: TOKEN, fallback: false });
+    const client = new HeadroomClient({ baseUrl: gated.remoteUrl, apiKey: PROXY_TOKEN, fallback: false });
     const result = await client.compress(agentTurn());
     assert.equal((await client.retrieve(result.ccrKeys[0] as string)).content, toolContent(agentTurn()));
   });
 
   it("takes the token from HEADROOM_API_KEY", async () => {
-    process.env.HEADROOM_API_KEY = TOKEN;
+    process.env.HEADROOM_API_KEY = PROXY_TOKEN;
     try {
-      const result = await new HeadroomClient({ baseUrl: forwarder.url, fallback: false }).compress(agentTurn());
+      const result = await new HeadroomClient({ baseUrl: gated.remoteUrl, fallback: false }).compress(agentTurn());
       assert.equal(result.fallback, false);
     } finally {
       delete process.env.HEADROOM_API_KEY;

@@ -22,13 +22,11 @@ import {
   openAIClientOptions,
   withHeadroom,
 } from "../src/index.js";
-import { ScriptedServer, providerReply, startForwarder } from "./support/http.js";
-import { type RunningProxy, skipWithoutProxy, startProxy } from "./support/proxy.js";
+import { ScriptedServer, providerReply } from "./support/http.js";
+import { type GatedProxy, PROXY_TOKEN, type RunningProxy, skipWithoutProxy, startGatedProxy, startProxy } from "./support/proxy.js";
 import { agentTurn, anthropicTurn, failedRun } from "./support/samples.js";
 
 const skip = skipWithoutProxy();
-const TOKEN = "s3cret-proxy-token";
-const REMOTE_CALLER = "203.0.113.7";
 
 /** The text of the first tool_result block: a string, or the proxy's list of text blocks. */
 function toolResultText(messages: { content: unknown }[]): string {
@@ -49,9 +47,9 @@ function openAITurn(): ChatCompletionMessageParam[] {
 describe("routing options", () => {
   it("point the OpenAI SDK at the proxy's /v1 and the Anthropic SDK at its root", () => {
     assert.deepEqual(openAIClientOptions({ baseUrl: "http://127.0.0.1:8787/" }), { baseURL: "http://127.0.0.1:8787/v1", defaultHeaders: {} });
-    assert.deepEqual(anthropicClientOptions({ baseUrl: "http://127.0.0.1:8787", apiKey: TOKEN }), {
+    assert.deepEqual(anthropicClientOptions({ baseUrl: "http://127.0.0.1:8787", apiKey: PROXY_TOKEN }), {
       baseURL: "http://127.0.0.1:8787",
-      defaultHeaders: { [TOKEN_HEADER]: TOKEN },
+      defaultHeaders: { [TOKEN_HEADER]: PROXY_TOKEN },
     });
   });
 
@@ -106,7 +104,7 @@ describe("SDK clients through the real proxy", { skip }, () => {
   it("keeps the client's own default headers and forwards no x-headroom header", async () => {
     const openai = withHeadroom(new OpenAI({ apiKey: "sk-test-key", maxRetries: 0, defaultHeaders: { "x-team": "search" } }), {
       baseUrl: proxy.url,
-      apiKey: TOKEN,
+      apiKey: PROXY_TOKEN,
     });
     await openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Say hello." }] });
     const headers = upstream.seen.at(-1)?.headers ?? {};
@@ -145,39 +143,36 @@ describe("SDK clients through the real proxy", { skip }, () => {
   });
 });
 
-describe("SDK clients through a proxy with HEADROOM_PROXY_TOKEN, called from another machine", { skip }, () => {
+describe("SDK clients through a proxy with HEADROOM_PROXY_TOKEN, behind a reverse proxy that reports a remote caller", { skip }, () => {
   let upstream: ScriptedServer;
-  let proxy: RunningProxy;
-  let forwarder: { url: string; close(): Promise<void> };
+  let gated: GatedProxy;
 
   before(async () => {
     upstream = await ScriptedServer.start(providerReply);
-    proxy = await startProxy({ upstream: upstream.url, env: { HEADROOM_PROXY_TOKEN: TOKEN } });
-    forwarder = await startForwarder(proxy.url, REMOTE_CALLER);
+    gated = await startGatedProxy(upstream.url);
   });
 
   after(async () => {
-    await forwarder?.close();
-    await proxy?.stop();
+    await gated?.stop();
     await upstream?.close();
   });
 
   it("without the token the SDK gets the proxy's 401", async () => {
-    const openai = withHeadroom(new OpenAI({ apiKey: "sk-test-key", maxRetries: 0 }), { baseUrl: forwarder.url });
+    const openai = withHeadroom(new OpenAI({ apiKey: "sk-test-key", maxRetries: 0 }), { baseUrl: gated.remoteUrl });
     await assert.rejects(openai.chat.completions.create({ model: "gpt-4o", messages: openAITurn() }), OpenAI.AuthenticationError);
     assert.equal(upstream.seen.length, 0);
   });
 
   it("with the token the request goes through, and the token is not forwarded", async () => {
     for (const client of [
-      withHeadroom(new OpenAI({ apiKey: "sk-test-key", maxRetries: 0 }), { baseUrl: forwarder.url, apiKey: TOKEN }),
-      new OpenAI({ apiKey: "sk-test-key", maxRetries: 0, ...openAIClientOptions({ baseUrl: forwarder.url, apiKey: TOKEN }) }),
+      withHeadroom(new OpenAI({ apiKey: "sk-test-key", maxRetries: 0 }), { baseUrl: gated.remoteUrl, apiKey: PROXY_TOKEN }),
+      new OpenAI({ apiKey: "sk-test-key", maxRetries: 0, ...openAIClientOptions({ baseUrl: gated.remoteUrl, apiKey: PROXY_TOKEN }) }),
     ]) {
       const completion = await client.chat.completions.create({ model: "gpt-4o", messages: openAITurn() });
       assert.equal(completion.choices[0]?.message.content, "One run failed.");
       assert.equal(upstream.seen.at(-1)?.headers[TOKEN_HEADER], undefined);
     }
-    const claude = withHeadroom(new Anthropic({ apiKey: "sk-ant-test", maxRetries: 0 }), { baseUrl: forwarder.url, apiKey: TOKEN });
+    const claude = withHeadroom(new Anthropic({ apiKey: "sk-ant-test", maxRetries: 0 }), { baseUrl: gated.remoteUrl, apiKey: PROXY_TOKEN });
     await claude.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "Say hello." }] });
     assert.equal(upstream.seen.at(-1)?.url, "/v1/messages");
   });

@@ -11,6 +11,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 
+import { startForwarder } from "./http.js";
+
 export interface RunningProxy {
   readonly url: string;
   readonly banner: string;
@@ -126,6 +128,39 @@ export async function startProxy(options: { upstream: string; env?: Record<strin
         child.kill("SIGKILL");
         await waitForExit(child, 5_000);
       }
+    },
+  };
+}
+
+/** The token of the gated proxy. */
+export const PROXY_TOKEN = "s3cret-proxy-token";
+/** The caller the forwarder reports: TEST-NET-3 (RFC 5737), an address no traffic goes to. */
+export const REMOTE_CALLER = "203.0.113.7";
+
+/** A proxy with HEADROOM_PROXY_TOKEN set, reachable directly (`proxy.url`, a loopback caller)
+ * and through a reverse proxy on loopback that reports the caller as REMOTE_CALLER (`remoteUrl`). */
+export interface GatedProxy {
+  readonly proxy: RunningProxy;
+  readonly remoteUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a gated proxy. Its server (uvicorn) takes the caller's address from X-Forwarded-For on
+ * connections from FORWARDED_ALLOW_IPS, 127.0.0.1 by default and set here so the environment
+ * cannot change it; the forwarder sets that header, as nginx does with
+ * `proxy_set_header X-Forwarded-For`. So the token gate sees a non-loopback caller while every
+ * packet stays on loopback.
+ */
+export async function startGatedProxy(upstream: string): Promise<GatedProxy> {
+  const proxy = await startProxy({ upstream, env: { HEADROOM_PROXY_TOKEN: PROXY_TOKEN, FORWARDED_ALLOW_IPS: "127.0.0.1" } });
+  const forwarder = await startForwarder(proxy.url, REMOTE_CALLER);
+  return {
+    proxy,
+    remoteUrl: forwarder.url,
+    stop: async () => {
+      await forwarder.close();
+      await proxy.stop();
     },
   };
 }
