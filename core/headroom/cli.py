@@ -106,12 +106,16 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from headroom.ccr.store import get_store
     from headroom.config import HeadroomConfig
     from headroom.providers.accounting import persisted_totals
+    from headroom.proxy.prometheus import stats_json
+    from headroom.proxy.stats import stored_totals
 
     store = get_store(HeadroomConfig(), args.store_url)
     stats = store.stats()
     client, _rows = persisted_totals(store)
+    proxy_totals = stored_totals(store.engine)
+    proxy = stats_json(proxy_totals) if proxy_totals else None
     if args.json:
-        print(json.dumps({**stats, "client": client, "process_counters": metrics.snapshot()}))
+        print(json.dumps({**stats, "client": client, "proxy": proxy, "process_counters": metrics.snapshot()}))
         return 0
     print(f"store              {stats['url']}")
     print(
@@ -131,6 +135,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         print(
             f"HeadroomClient     {client['requests']:,} calls ({modes}); {client['cache_hits']:,} semantic-cache hits; "
             f"spent {client['cost_usd']:.4f} USD; audit could save {client['potential_tokens_saved']:,} tokens"
+        )
+    if proxy is not None:
+        t = proxy["tokens"]
+        print(
+            f"headroom proxy     {proxy['requests']['total']:,} requests ({proxy['requests']['compressed']:,} compressed); "
+            f"tokens {t['before']:,} -> {t['after']:,} (saved {t['saved']:,}); "
+            f"{sum(proxy['errors'].values()):,} errors; spent {proxy['cost_usd']:.4f} USD"
         )
     return 0
 

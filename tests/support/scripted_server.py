@@ -24,7 +24,8 @@ The server is strict where a compressor or a message converter could break a req
 message has an unknown role, and when a ``headroom_*`` key (a Headroom per-request override) reaches
 it. Every request is recorded, including unknown keys, so tests can assert what the provider saw.
 
-``ScriptedServer(stream_delay=0.05)`` sleeps between the events of a streamed reply (to see that a
+``ScriptedServer(keep_alive=True)`` speaks HTTP/1.1 and keeps connections open (HTTP/1.0 and one
+connection per request otherwise). ``ScriptedServer(stream_delay=0.05)`` sleeps between the events of a streamed reply (to see that a
 proxy relays them as they come); ``error_reply(429, "slow down", headers={"retry-after": "7"})``
 sends its own headers; each recorded request keeps its body bytes as received (``raw``).
 
@@ -36,6 +37,7 @@ proportional, so a smaller prompt reports fewer prompt tokens.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -550,6 +552,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
+        if self.protocol_version == "HTTP/1.1":  # a stream without a length ends with the connection
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         delay = self.server.owner.stream_delay
         for n, data in enumerate(events):
@@ -634,6 +639,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, renderer.anthropic_json())
 
 
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body are written separately: without NODELAY, Nagle holds the body back until
+        # the client's delayed ACK of the headers (40 ms) once the connection is reused.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def _error_headers(reply: Reply) -> dict[str, str]:
     headers = dict(reply.headers)
     if not any(k.lower() == "retry-after" for k in headers):
@@ -643,9 +658,10 @@ def _error_headers(reply: Reply) -> dict[str, str]:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # socketserver's 5 drops connections when many clients connect at once
 
     def __init__(self, owner: ScriptedServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", 0), _KeepAliveHandler if owner.keep_alive else _Handler)
         self.owner = owner
 
 
@@ -658,6 +674,8 @@ class ScriptedServer:
 
     stream_delay: float = 0.0
     """Seconds to sleep between two events of a streamed reply (to observe incremental delivery)."""
+    keep_alive: bool = False
+    """Speak HTTP/1.1 and keep connections open between JSON replies, as real providers do (benchmarks)."""
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     _queue: deque[Reply] = field(default_factory=deque, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)

@@ -14,16 +14,13 @@ budget, send it, and answer the client:
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from headroom.config import HeadroomMode
 from headroom.proxy.anthropic_wire import AnthropicWire
 from headroom.proxy.exchange import Clock, Exchange
-from headroom.proxy.forwarding import ADDED_MS_HEADER, UpstreamUnavailable, response_headers
+from headroom.proxy.forwarding import UpstreamUnavailable
 from headroom.proxy.openai_wire import OpenAIWire
 from headroom.proxy.outgoing import BadOverride, Outgoing, prepare
 from headroom.proxy.responses import json_response
@@ -93,21 +90,7 @@ async def _handle(request: Request, wire: Wire, endpoint: str) -> Response:
         return stream_rounds(ex, upstream) if is_stream else await json_rounds(ex, upstream)
     if is_stream or out.request is None:
         return ex.raw(upstream)
-    body = b"".join([chunk async for chunk in _raw_chunks(ex, upstream)])
-    ex.account_body_later(upstream, body)
-    headers = response_headers(upstream)
-    headers[ADDED_MS_HEADER] = f"{ex.finish():.2f}"
-    return Response(body, status_code=upstream.status_code, headers=headers)
-
-
-async def _raw_chunks(ex: Exchange, upstream: Any) -> Any:
-    begun = time.perf_counter()
-    try:
-        async for chunk in upstream.aiter_raw():
-            yield chunk
-    finally:
-        ex.clock.waiting += time.perf_counter() - begun
-        await upstream.aclose()
+    return await ex.relay_json(upstream)
 
 
 async def openai_chat(request: Request) -> Response:

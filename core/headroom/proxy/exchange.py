@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any
 
 import httpx
 from starlette.requests import Request
@@ -87,13 +86,26 @@ class Exchange:
         """The upstream's answer as it is (status, headers, body), streamed through."""
         return raw_response(response, self.finish())
 
-    def json_reply(self, upstream: httpx.Response, data: dict[str, Any]) -> Response:
-        """``data`` as the body of the upstream's (decoded) answer."""
-        from headroom.proxy.outgoing import dumps
+    def reply(self, upstream: httpx.Response, body: bytes, *, decoded: bool = True) -> Response:
+        """``body`` as the answer to the client, with the upstream's status and headers.
 
-        headers = response_headers(upstream, decoded=True)
+        ``decoded``: the body was read decoded (or rewritten), so the upstream's content
+        encoding and length no longer apply.
+        """
+        headers = response_headers(upstream, decoded=decoded)
         headers[ADDED_MS_HEADER] = f"{self.finish():.2f}"
-        return Response(dumps(data), status_code=upstream.status_code, headers=headers)
+        return Response(body, status_code=upstream.status_code, headers=headers)
+
+    async def relay_json(self, upstream: httpx.Response) -> Response:
+        """A JSON answer the proxy need not look into: its bytes as they came; its usage read later."""
+        begun = time.perf_counter()
+        try:
+            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        finally:
+            self.clock.waiting += time.perf_counter() - begun
+            await upstream.aclose()
+        self.account_body_later(upstream, body)
+        return self.reply(upstream, body, decoded=False)
 
     # -- accounting -----------------------------------------------------------------------------
     def cost(self, usage: ProviderUsage | None) -> float | None:

@@ -94,7 +94,9 @@ class Upstream:
         self, provider: str, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> httpx.Response:
         """Send the request; the response is open for streaming (the caller closes it)."""
-        request = self.client.build_request(method, self.url(provider, path, query), headers=headers, content=body)
+        request = self.client.build_request(
+            method, self.url(provider, path, query), headers=headers, content=body if body else None
+        )
         try:
             return await self.client.send(request, stream=True)
         except httpx.TimeoutException as exc:

@@ -134,6 +134,7 @@ class OpenAIStreamFilter:
         self.hold_retrieve = hold_retrieve
         self._usages: list[dict[str, Any]] = []
         self._usage_chunk: dict[str, Any] | None = None
+        self._usage_event: bytes = b""
         self._done: bytes | None = None
         self._next_round_state()
 
@@ -161,7 +162,7 @@ class OpenAIStreamFilter:
             self._round_usage = usage
             self._usages.append(usage)
             if not chunk.get("choices"):
-                self._usage_chunk = chunk  # sent once, at the end, with every round's usage
+                self._usage_chunk, self._usage_event = chunk, event.raw  # sent at the end, every round's usage in it
                 return []
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -231,7 +232,9 @@ class OpenAIStreamFilter:
         if self._held_finish is not None:  # retrieval ended (no rounds left): the client sees a plain stop
             choice = {**self._held_finish["choices"][0], "finish_reason": "stop"}
             out.append(encode_event({**self._held_finish, "choices": [choice]}))
-        if self._usage_chunk is not None:
+        if self._usage_chunk is not None and len(self._usages) == 1:
+            out.append(self._usage_event)  # one round: the upstream's own bytes
+        elif self._usage_chunk is not None:
             total: dict[str, Any] = {}
             for usage in self._usages:
                 total = add_numbers(total, usage)

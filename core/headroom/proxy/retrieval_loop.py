@@ -22,7 +22,6 @@ from starlette.responses import Response
 from headroom.ccr.retrieval import execute_retrieve_tool
 from headroom.providers.base import ProviderUsage
 from headroom.proxy.exchange import Exchange
-from headroom.proxy.forwarding import ADDED_MS_HEADER, response_headers
 from headroom.proxy.outgoing import dumps
 from headroom.proxy.wire import RetrieveCall, obj
 from headroom.tokens import get_counter
@@ -61,9 +60,7 @@ async def json_rounds(ex: Exchange, upstream: httpx.Response) -> Response:
         data = None
     if not isinstance(data, dict):
         await ex.settle_all()
-        headers = response_headers(upstream, decoded=True)
-        headers[ADDED_MS_HEADER] = f"{ex.finish():.2f}"
-        return Response(body, status_code=upstream.status_code, headers=headers)
+        return ex.reply(upstream, body)
     first = data
     usage = ex.wire.usage(data)
     ex.account_usage(usage)
@@ -95,9 +92,7 @@ async def json_rounds(ex: Exchange, upstream: httpx.Response) -> Response:
             payload = None
         if not isinstance(payload, dict):
             await ex.settle_all()
-            headers = response_headers(following, decoded=True)
-            headers[ADDED_MS_HEADER] = f"{ex.finish():.2f}"
-            return Response(following_body, status_code=following.status_code, headers=headers)
+            return ex.reply(following, following_body)
         earlier.append(obj(data.get("usage")))
         data = payload
         usage = ex.wire.usage(data)
@@ -106,8 +101,4 @@ async def json_rounds(ex: Exchange, upstream: httpx.Response) -> Response:
     if ex.out.offers_retrieval:
         data = ex.wire.without_retrieve_calls(data)
     data = ex.wire.with_usage_of(data, earlier)
-    if data is first:
-        headers = response_headers(upstream, decoded=True)
-        headers[ADDED_MS_HEADER] = f"{ex.finish():.2f}"
-        return Response(body, status_code=upstream.status_code, headers=headers)
-    return ex.json_reply(upstream, data)
+    return ex.reply(upstream, body if data is first else dumps(data))

@@ -4,8 +4,10 @@
   send the token in ``x-headroom-proxy-token`` (its own header, so it never collides with the
   provider key in ``Authorization`` / ``x-api-key``), compared in constant time. ``/livez`` and
   ``/readyz`` stay open for health checks. Loopback callers are trusted: anything that can
-  reach 127.0.0.1 already runs on this machine. (A reverse proxy on the same machine makes
-  every caller look local; put the token check in front of it, or bind the proxy elsewhere.)
+  reach 127.0.0.1 already runs on this machine. Behind a reverse proxy on this machine, uvicorn
+  takes the caller's address from ``X-Forwarded-For`` (trusted from 127.0.0.1 only), so remote
+  callers still need the token; a reverse proxy that does not set the header makes every caller
+  look local.
 - :func:`upstream_ssl_context`: the TLS context for the upstreams. Certificate chain, hostname
   and expiry are always checked; ``HEADROOM_TLS_STRICT`` only decides OpenSSL's
   ``VERIFY_X509_STRICT`` (RFC 5280 strictness that some TLS-inspecting corporate proxies fail).

@@ -37,7 +37,9 @@ def _require_extra() -> None:
 def bind(host: str, port: int) -> socket.socket:
     """A listening-ready TCP socket on ``host:port`` (port 0 picks a free one); HeadroomError when it cannot bind."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family=family)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # Nagle's algorithm holds a response's body until the client's delayed ACK (40 ms) on keep-alive.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -92,6 +94,8 @@ def serve(settings: ProxySettings, *, out: TextIO | None = None) -> int:
     from headroom.proxy.app import SETTINGS_ENV, create_app
 
     out = out or sys.stdout
+    if not logging.getLogger().handlers:  # warnings of the proxy (failed-open compressions, ...) to stderr
+        logging.basicConfig(level=logging.WARNING, format="headroom proxy: %(levelname)s: %(message)s")
     config = settings.headroom_config()
     store_url = make_url(resolve_store_url(config)).render_as_string(hide_password=True)
     for line in _warnings(settings):

@@ -20,14 +20,14 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 
 from headroom import metrics
 from headroom.proxy.tables import add_to, counters_table, create_tables
 from headroom.result import CompressResult
 
-__all__ = ["LATENCY_BUCKETS_MS", "ProxyStats", "series"]
+__all__ = ["LATENCY_BUCKETS_MS", "ProxyStats", "series", "stored_totals"]
 
 log = logging.getLogger("headroom.proxy")
 
@@ -147,9 +147,16 @@ class ProxyStats:
     def totals(self) -> dict[str, float]:
         """Every series with its total over all workers (this worker's pending amounts written first)."""
         self.flush()
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(counters_table.c.series, counters_table.c.value)).all()
-        return {row.series: float(row.value) for row in rows}
+        return stored_totals(self.engine)
+
+
+def stored_totals(engine: Engine) -> dict[str, float]:
+    """The proxies' totals a store holds (empty when no proxy ever wrote to it; nothing is created)."""
+    if not inspect(engine).has_table(counters_table.name):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(counters_table.c.series, counters_table.c.value)).all()
+    return {row.series: float(row.value) for row in rows}
 
 
 def _le(bound: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,21 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         taken.close()
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_headroom_stats_shows_what_the_proxy_did(tmp_path: Path) -> None:
+    from headroom.proxy.stats import ProxyStats
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    stats = ProxyStats(create_engine(url))
+    stats.add("headroom_proxy_requests_total", 3, endpoint="chat", provider="openai")
+    stats.add("headroom_proxy_tokens_before_total", 9000, provider="openai")
+    stats.add("headroom_proxy_tokens_after_total", 2000, provider="openai")
+    stats.flush()
+    done = subprocess.run([sys.executable, "-m", "headroom.cli", "stats", "--store-url", url],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "headroom proxy     3 requests (0 compressed); tokens 9,000 -> 2,000 (saved 7,000)" in done.stdout
+    as_json = subprocess.run([sys.executable, "-m", "headroom.cli", "stats", "--json", "--store-url", url],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert json.loads(as_json.stdout)["proxy"]["tokens"]["saved"] == 7000

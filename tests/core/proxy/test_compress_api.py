@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -111,3 +113,16 @@ def test_a_body_that_is_not_json_is_a_400(http: httpx.Client) -> None:
 def test_retrieve_without_a_key_is_a_400(http: httpx.Client) -> None:
     assert http.get("/v1/retrieve").status_code == 400
     assert http.post("/v1/retrieve", json={"query": "x"}).status_code == 400
+
+
+def test_a_stateless_proxy_keeps_its_store_in_memory(start_proxy: Any, openai_messages: list[dict[str, Any]]) -> None:
+    workspace = Path(os.environ["HEADROOM_WORKSPACE_DIR"])
+    with start_proxy(stateless=True, store_url=None) as running:
+        http = httpx.Client(base_url=running.base_url, timeout=30)
+        key = http.post("/v1/compress", json={"messages": openai_messages}).json()["ccr_keys"][0]
+        http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": openai_messages})
+        assert http.get("/v1/retrieve", params={"key": key}).json()["content"] == openai_messages[-1]["content"]
+        stats = http.get("/stats").json()
+    assert stats["store"]["url"] == "sqlite://"
+    assert stats["requests"]["by_endpoint"] == {"compress": 1, "chat": 1, "retrieve": 1}
+    assert not workspace.exists() or list(workspace.iterdir()) == []

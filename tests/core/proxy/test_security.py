@@ -91,3 +91,18 @@ def test_relaxed_tls_clears_only_the_strict_flag() -> None:
     assert not ctx.verify_flags & ssl.VERIFY_X509_STRICT
     assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
     assert ctx.get_ca_certs() or ctx.cert_store_stats()["x509_ca"]
+
+
+def test_the_real_server_gates_a_remote_caller_forwarded_by_a_local_reverse_proxy(
+    start_proxy: Callable[..., Any], srv: Any
+) -> None:
+    forwarded = {"x-forwarded-for": "203.0.113.7"}  # what nginx on this machine adds for a remote client
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    with start_proxy(proxy_token=TOKEN) as proxy:
+        url = f"{proxy.openai_base_url}/chat/completions"
+        refused = httpx.post(url, json=body, headers=forwarded)
+        allowed = httpx.post(url, json=body, headers={**forwarded, TOKEN_HEADER: TOKEN})
+        local = httpx.post(url, json=body)
+    assert (refused.status_code, allowed.status_code, local.status_code) == (401, 200, 200)
+    assert len(srv.requests) == 2
+    assert all(TOKEN_HEADER not in r.headers for r in srv.requests)
