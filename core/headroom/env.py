@@ -3,10 +3,9 @@
 Variables that configure the pipeline are mapped to HeadroomConfig fields
 (:func:`config_from_environment`). Those of ``headroom proxy`` (:data:`PROXY_VARIABLES`) are read
 and validated when the proxy starts (:func:`proxy_settings_from_environment`); a library user's
-``HeadroomConfig()`` only checks the format of the few it always checked (``HEADROOM_PORT``,
-``HEADROOM_WORKERS``, ``HEADROOM_TLS_STRICT``), never more. The reference's telemetry and download
-variables are validated and otherwise have no effect (this library sends no telemetry, downloads
-nothing).
+``HeadroomConfig()`` never reads them, so a proxy setting cannot break a program that only
+compresses. The reference's telemetry and download variables have no effect (this library sends
+no telemetry and downloads nothing).
 
 The workspace holds users' tool outputs (the CCR store), so what Headroom creates there is the
 owner's alone: folders 0700, files 0600 (:func:`make_private_dir`). When the workspace cannot be
@@ -136,20 +135,7 @@ def config_from_environment() -> dict[str, Any]:
         out["model_limits_source"] = env["HEADROOM_MODEL_LIMITS"]
     if env.get("HEADROOM_BUDGET", "").strip():
         out["budget_usd"] = _dollars("HEADROOM_BUDGET", env["HEADROOM_BUDGET"])
-    _check_formats(env)
     return out
-
-
-def _check_formats(env: os._Environ[str] | dict[str, str]) -> None:
-    """The format checks HeadroomConfig() has always made on variables it does not use (a typo is
-    reported early); the proxy's other variables are checked only when the proxy starts."""
-    if "HEADROOM_PORT" in env:
-        _int("HEADROOM_PORT", env["HEADROOM_PORT"], 1)
-    if "HEADROOM_WORKERS" in env:
-        _int("HEADROOM_WORKERS", env["HEADROOM_WORKERS"], 1)
-    for name in ("HEADROOM_TELEMETRY", "HEADROOM_UPDATE_CHECK", "HEADROOM_BINARIES_OFFLINE", "HEADROOM_TLS_STRICT"):
-        if name in env:
-            env_flag(name)
 
 
 def proxy_settings_from_environment() -> dict[str, Any]:

@@ -237,11 +237,17 @@ def test_bad_environment_mode_lists_modes_and_aliases(monkeypatch: pytest.Monkey
     )
 
 
-def test_bad_proxy_variable_is_not_wrapped_in_the_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_proxy_variable_never_breaks_a_library_user_and_the_proxy_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from headroom.proxy.settings import ProxySettings
+
     monkeypatch.setenv("HEADROOM_PORT", "abc")
+    monkeypatch.setenv("HEADROOM_TLS_STRICT", "maybe")
+    assert HeadroomConfig().keep_turns == 0
     with pytest.raises(ConfigurationError) as err:
-        HeadroomConfig()
-    assert str(err.value) == "invalid value 'abc' for HEADROOM_PORT: expected an integer >= 1"
+        ProxySettings.load()
+    assert str(err.value).startswith("invalid value 'abc' for HEADROOM_PORT: ")
 
 
 def test_bad_numeric_environment_variable_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
