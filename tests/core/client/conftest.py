@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.core.client.shared import QUESTION
+from tests.support.ci_runs import anthropic_turn, load_workflow_runs, openai_turn
 from tests.support.scripted_server import ScriptedServer
 
 
@@ -50,10 +49,7 @@ def async_claude(srv: ScriptedServer) -> anthropic.AsyncAnthropic:
 @pytest.fixture(scope="session")
 def workflow_runs(samples_dir: Path) -> list[dict[str, Any]]:
     """30 real GitHub Actions runs (PyGithub replay data), one of which failed."""
-    data = json.loads((samples_dir / "json" / "PullRequest2408.test_get_workflow_runs.85.json").read_text())
-    runs = data["body"]["workflow_runs"]
-    assert [r["conclusion"] for r in runs].count("failure") == 1
-    return runs
+    return load_workflow_runs(samples_dir)
 
 
 @pytest.fixture(scope="session")
@@ -64,24 +60,10 @@ def failed_run(workflow_runs: list[dict[str, Any]]) -> dict[str, Any]:
 @pytest.fixture
 def openai_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """An agent turn: the question, a tool call, and the tool's real JSON output."""
-    call = {"id": "call_runs", "type": "function",
-            "function": {"name": "list_workflow_runs", "arguments": json.dumps({"repo": "ReDASers/PhishBench"})}}  # fmt: skip
-    return [
-        {"role": "system", "content": "You answer questions about CI runs. Use the tools."},
-        {"role": "user", "content": QUESTION},
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_runs", "content": json.dumps(workflow_runs)},
-    ]
+    return openai_turn(workflow_runs)
 
 
 @pytest.fixture
 def anthropic_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The same agent turn in the Messages API format."""
-    use = {"type": "tool_use", "id": "toolu_runs", "name": "list_workflow_runs",
-           "input": {"repo": "ReDASers/PhishBench"}}  # fmt: skip
-    result = {"type": "tool_result", "tool_use_id": "toolu_runs", "content": json.dumps(workflow_runs)}
-    return [
-        {"role": "user", "content": QUESTION},
-        {"role": "assistant", "content": [{"type": "text", "text": "Let me list the runs."}, use]},
-        {"role": "user", "content": [result]},
-    ]
+    return anthropic_turn(workflow_runs, "Let me list the runs.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-QUESTION = "Which workflow runs of PhishBench failed, and on which branch?"
+from tests.support.ci_runs import QUESTION  # noqa: F401  (the client tests import it from here)
 
 TOOLS_OPENAI = [
     {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -11,10 +10,9 @@ from typing import Any
 import pytest
 from headroom.proxy.settings import ProxySettings
 
+from tests.support.ci_runs import anthropic_turn, load_workflow_runs, openai_turn
 from tests.support.proxy_server import RunningProxy, running_proxy
 from tests.support.scripted_server import ScriptedServer
-
-QUESTION = "Which workflow runs of PhishBench failed, and on which branch?"
 
 
 @pytest.fixture
@@ -60,10 +58,7 @@ def proxy(start_proxy: Callable[..., AbstractContextManager[RunningProxy]]) -> I
 @pytest.fixture(scope="session")
 def workflow_runs(samples_dir: Path) -> list[dict[str, Any]]:
     """30 real GitHub Actions runs (PyGithub replay data), one of which failed."""
-    data = json.loads((samples_dir / "json" / "PullRequest2408.test_get_workflow_runs.85.json").read_text())
-    runs = data["body"]["workflow_runs"]
-    assert [r["conclusion"] for r in runs].count("failure") == 1
-    return runs
+    return load_workflow_runs(samples_dir)
 
 
 @pytest.fixture(scope="session")
@@ -74,24 +69,10 @@ def failed_run(workflow_runs: list[dict[str, Any]]) -> dict[str, Any]:
 @pytest.fixture
 def openai_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """An agent turn: the question, a tool call, and the tool's real JSON output."""
-    call = {"id": "call_runs", "type": "function",
-            "function": {"name": "list_workflow_runs", "arguments": json.dumps({"repo": "ReDASers/PhishBench"})}}  # fmt: skip
-    return [
-        {"role": "system", "content": "You answer questions about CI runs. Use the tools."},
-        {"role": "user", "content": QUESTION},
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_runs", "content": json.dumps(workflow_runs)},
-    ]
+    return openai_turn(workflow_runs)
 
 
 @pytest.fixture
 def anthropic_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The same agent turn in the Messages API format."""
-    use = {"type": "tool_use", "id": "toolu_runs", "name": "list_workflow_runs",
-           "input": {"repo": "ReDASers/PhishBench"}}  # fmt: skip
-    result = {"type": "tool_result", "tool_use_id": "toolu_runs", "content": json.dumps(workflow_runs)}
-    return [
-        {"role": "user", "content": QUESTION},
-        {"role": "assistant", "content": [use]},
-        {"role": "user", "content": [result]},
-    ]
+    return anthropic_turn(workflow_runs)
