@@ -14,10 +14,10 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from headroom import env as _env
-from headroom.config_errors import configuration_error
+from headroom.config_errors import ClosedSettings as _Model
 from headroom.content_config import ContentConfig
 from headroom.errors import ConfigurationError
 
@@ -79,24 +79,6 @@ def parse_optimization_mode(value: object, field: str = "optimization_mode") -> 
     raise ConfigurationError(
         field, value, "'token' or 'cache' (aliases: " + ", ".join(sorted(_OPTIMIZATION_ALIASES)) + ")"
     )
-
-
-class _Model(BaseModel):
-    """Validated, closed settings: an unknown field or a bad value raises a one-sentence ConfigurationError."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise configuration_error(type(self), exc) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as exc:
-            raise configuration_error(type(self), exc) from None
 
 
 class SmartCrusherConfig(_Model):

@@ -21,12 +21,34 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
 from headroom.errors import ConfigurationError
 
 __all__ = ["configuration_error", "describe_annotation"]
+
+
+class ClosedSettings(BaseModel):
+    """Validated, closed settings: an unknown field or a bad value raises a one-sentence ConfigurationError.
+
+    The base of every configuration model (HeadroomConfig and its parts, the content compressors'
+    settings), so construction and assignment report errors the same way everywhere.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
 
 
 def configuration_error(model: type[BaseModel], exc: ValidationError) -> ConfigurationError:

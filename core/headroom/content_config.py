@@ -11,11 +11,10 @@ whole tree hangs off :attr:`headroom.config.HeadroomConfig.content`.
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from headroom.config_errors import configuration_error
+from headroom.config_errors import ClosedSettings as _Settings
 
 __all__ = [
     "CodeOutlinerConfig",
@@ -26,24 +25,6 @@ __all__ = [
     "SearchCompressorConfig",
     "TextCompressorConfig",
 ]
-
-
-class _Settings(BaseModel):
-    """Validated, closed settings: an unknown field or a bad value raises ConfigurationError."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise configuration_error(type(self), exc) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as exc:
-            raise configuration_error(type(self), exc) from None
 
 
 class LogCompressorConfig(_Settings):

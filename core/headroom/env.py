@@ -103,13 +103,14 @@ def _int(name: str, raw: str, minimum: int = 0, maximum: int | None = None) -> i
     return value
 
 
-def _seconds(name: str, raw: str) -> float:
+def _positive(name: str, raw: str, unit: str) -> float:
+    """A finite number above zero, or a ConfigurationError naming the variable and the ``unit``."""
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
     if not value > 0 or value == float("inf"):
-        raise ConfigurationError(name, raw, "a positive number of seconds")
+        raise ConfigurationError(name, raw, f"a positive number of {unit}")
     return value
 
 
@@ -134,7 +135,7 @@ def config_from_environment() -> dict[str, Any]:
     if "HEADROOM_MODEL_LIMITS" in env:
         out["model_limits_source"] = env["HEADROOM_MODEL_LIMITS"]
     if env.get("HEADROOM_BUDGET", "").strip():
-        out["budget_usd"] = _dollars("HEADROOM_BUDGET", env["HEADROOM_BUDGET"])
+        out["budget_usd"] = _positive("HEADROOM_BUDGET", env["HEADROOM_BUDGET"], "US dollars")
     return out
 
 
@@ -154,7 +155,7 @@ def proxy_settings_from_environment() -> dict[str, Any]:
         out["workers"] = _int("HEADROOM_WORKERS", env["HEADROOM_WORKERS"], 1)
     for name in ("HEADROOM_REQUEST_TIMEOUT", "HEADROOM_COMPRESS_TIMEOUT"):
         if name in env:
-            out[PROXY_VARIABLES[name]] = _seconds(name, env[name])
+            out[PROXY_VARIABLES[name]] = _positive(name, env[name], "seconds")
     for name in ("HEADROOM_OPENAI_UPSTREAM", "HEADROOM_ANTHROPIC_UPSTREAM"):
         if env.get(name, "").strip():
             from headroom.proxy.settings import parse_upstream
@@ -173,18 +174,8 @@ def proxy_settings_from_environment() -> dict[str, Any]:
     if env.get("HEADROOM_STORE_URL", "").strip():
         out["store_url"] = env["HEADROOM_STORE_URL"].strip()
     if env.get("HEADROOM_BUDGET", "").strip():
-        out["budget_usd"] = _dollars("HEADROOM_BUDGET", env["HEADROOM_BUDGET"])
+        out["budget_usd"] = _positive("HEADROOM_BUDGET", env["HEADROOM_BUDGET"], "US dollars")
     return out
-
-
-def _dollars(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise ConfigurationError(name, raw, "a positive number of US dollars")
-    return value
 
 
 def make_private_dir(path: Path) -> Path:
