@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ci_runs import failed_run, openai_messages, workflow_runs
 from tests.support.postgres import ENV as ENV_POSTGRES
 from tests.support.postgres import postgres_schema_url, postgres_url
 
-__all__ = ["postgres_schema_url", "postgres_url"]
+__all__ = ["failed_run", "openai_messages", "postgres_schema_url", "postgres_url", "workflow_runs"]
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = (REPO.parent / "shared" / "corpus").resolve()

@@ -1,7 +1,8 @@
 """One agent turn over 30 real GitHub Actions runs (PyGithub replay data, one failed), in both wire formats.
 
 Shared by the HeadroomClient and proxy tests: the question, a tool call listing the runs, and the
-tool's real JSON output, as OpenAI chat messages or Anthropic Messages API messages.
+tool's real JSON output, as OpenAI chat messages or Anthropic Messages API messages. The fixtures
+below are registered for every test by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 QUESTION = "Which workflow runs of PhishBench failed, and on which branch?"
 _ARGS = {"repo": "ReDASers/PhishBench"}
@@ -47,3 +50,20 @@ def anthropic_turn(runs: list[dict[str, Any]], preface: str | None = None) -> li
         {"role": "assistant", "content": [*said, use]},
         {"role": "user", "content": [result]},
     ]
+
+
+@pytest.fixture(scope="session")
+def workflow_runs(samples_dir: Path) -> list[dict[str, Any]]:
+    """30 real GitHub Actions runs (PyGithub replay data), one of which failed."""
+    return load_workflow_runs(samples_dir)
+
+
+@pytest.fixture(scope="session")
+def failed_run(workflow_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in workflow_runs if r["conclusion"] == "failure")
+
+
+@pytest.fixture
+def openai_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An agent turn: the question, a tool call, and the tool's real JSON output."""
+    return openai_turn(workflow_runs)

@@ -10,7 +10,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.support.ci_runs import anthropic_turn, load_workflow_runs, openai_turn
+from tests.support.ci_runs import anthropic_turn
 from tests.support.scripted_server import ScriptedServer
 
 
@@ -44,23 +44,6 @@ def claude(srv: ScriptedServer) -> anthropic.Anthropic:
 @pytest.fixture
 def async_claude(srv: ScriptedServer) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(base_url=srv.anthropic_base_url, api_key="test-key", max_retries=0)
-
-
-@pytest.fixture(scope="session")
-def workflow_runs(samples_dir: Path) -> list[dict[str, Any]]:
-    """30 real GitHub Actions runs (PyGithub replay data), one of which failed."""
-    return load_workflow_runs(samples_dir)
-
-
-@pytest.fixture(scope="session")
-def failed_run(workflow_runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(r for r in workflow_runs if r["conclusion"] == "failure")
-
-
-@pytest.fixture
-def openai_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """An agent turn: the question, a tool call, and the tool's real JSON output."""
-    return openai_turn(workflow_runs)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from headroom.proxy.settings import ProxySettings
 
-from tests.support.ci_runs import anthropic_turn, load_workflow_runs, openai_turn
+from tests.support.ci_runs import anthropic_turn
 from tests.support.proxy_server import RunningProxy, running_proxy
 from tests.support.scripted_server import ScriptedServer
 
@@ -53,23 +53,6 @@ def start_proxy(settings_for: Callable[..., ProxySettings]) -> Callable[..., Abs
 def proxy(start_proxy: Callable[..., AbstractContextManager[RunningProxy]]) -> Iterator[RunningProxy]:
     with start_proxy() as running:
         yield running
-
-
-@pytest.fixture(scope="session")
-def workflow_runs(samples_dir: Path) -> list[dict[str, Any]]:
-    """30 real GitHub Actions runs (PyGithub replay data), one of which failed."""
-    return load_workflow_runs(samples_dir)
-
-
-@pytest.fixture(scope="session")
-def failed_run(workflow_runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(r for r in workflow_runs if r["conclusion"] == "failure")
-
-
-@pytest.fixture
-def openai_messages(workflow_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """An agent turn: the question, a tool call, and the tool's real JSON output."""
-    return openai_turn(workflow_runs)
 
 
 @pytest.fixture
