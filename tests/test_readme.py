@@ -1,4 +1,5 @@
-"""The README's code runs as written: every python and shell block, in order, offline, from a copy of the repo.
+"""The README's code runs as written, and so does each reference page's (docs/*.md): every python and
+shell block, in order, offline, each page from its own fresh copy of the repo.
 
 The blocks run from a temporary copy of the repository (its tracked and untracked, not ignored
 files; outside a git checkout, the tree without caches and build output), so commands that write files (``> smaller.json``) leave the clone alone; ``../shared``
@@ -23,6 +24,8 @@ from tests.support.readme_blocks import parse, quick_start_script
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+PAGES = ["README.md", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md"))]
+"""The pages whose blocks run: the README first, then every reference page."""
 
 
 _NOT_COPIED = (".git", ".venv", "__pycache__", "*.egg-info", ".*_cache", ".benchmarks", "build", "dist", "*.db*")
@@ -46,8 +49,9 @@ def _copy_repo(target: Path) -> None:
             shutil.copy2(REPO / name, target / name)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh copy for each page, so no page depends on files or a store another page left behind."""
     root = tmp_path_factory.mktemp("readme")
     copy = root / REPO.name
     _copy_repo(copy)
@@ -77,9 +81,14 @@ def _offline_env(home: Path) -> dict[str, str]:
     return env
 
 
-def test_readme_code_blocks_run_as_written(repo_copy: Path, tmp_path: Path) -> None:
+def test_the_reference_pages_are_found() -> None:
+    assert {"docs/configuration.md", "docs/long-sessions.md", "docs/proxy.md"} <= set(PAGES)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_code_blocks_run_as_written(page: str, repo_copy: Path, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "tests/support/readme_runner.py"],
+        [sys.executable, "tests/support/readme_runner.py", page],
         cwd=repo_copy,
         env=_offline_env(tmp_path / "headroom-home"),
         capture_output=True,

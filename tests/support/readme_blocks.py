@@ -1,4 +1,4 @@
-"""The README's fenced code blocks, read the one way both CI and tests/test_readme.py read them.
+"""The fenced code blocks of the README (and of docs/*.md), read the one way both CI and tests/test_readme.py read them.
 
 Standard library only: ``.ci/run`` calls it with the system Python before any virtual
 environment exists (``python3 tests/support/readme_blocks.py --quick-start`` prints the Quick
@@ -9,7 +9,8 @@ Rules:
   nearest ``## `` heading above it.
 - An HTML comment ``<!-- not-run: REASON -->`` on the last non-blank line before a fence marks that
   block as not runnable by the README test (a real API key, a separate venv); CI still runs the
-  Quick start's blocks, marked or not, because they are the set-up and the tests.
+  Quick start's blocks, marked or not, because they are the set-up and the tests. The reference
+  pages in docs/ follow the same rules; each runs in its own namespace.
 - ``python`` blocks run in one namespace, in order, from the repository root; ``bash``/``sh``/
   ``shell``/``console`` blocks run with bash from the same directory.
 """
