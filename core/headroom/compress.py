@@ -61,24 +61,34 @@ def compress(
     else:
         chosen = parse_mode(mode) if mode is not None else HeadroomMode.OPTIMIZE
     store = None
+    unavailable = None
     if cfg.ccr.enabled:
-        store = _open_store(cfg)
+        store, unavailable = _open_store(cfg)
         if store is None:  # nothing may be dropped that could not be retrieved: lossless only
             cfg = cfg.model_copy(update={"ccr": cfg.ccr.model_copy(update={"enabled": False})})
-    return run_pipeline(messages, model=model, config=cfg, mode=chosen, query=query, store=store, session_id=session_id)
+    return run_pipeline(
+        messages,
+        model=model,
+        config=cfg,
+        mode=chosen,
+        query=query,
+        store=store,
+        session_id=session_id,
+        store_unavailable=unavailable,
+    )
 
 
-def _open_store(config: HeadroomConfig) -> CCRStore | None:
-    """The CCR store of ``config``, or None when it cannot be opened (counted; logged once per reason)."""
+def _open_store(config: HeadroomConfig) -> tuple[CCRStore | None, str | None]:
+    """The CCR store of ``config``, or (None, why) when it cannot be opened (counted; logged once per reason)."""
     try:
-        return get_store(config)
+        return get_store(config), None
     except HeadroomError as exc:
         metrics.increment("errors.store.unavailable")
         message = str(exc)
         if message not in _reported:
             _reported.add(message)
             log.error("%s; compressing without it (lossless only, nothing dropped)", message)
-        return None
+        return None, message
 
 
 def retrieve(key: str, *, store_url: str | None = None, config: HeadroomConfig | None = None) -> str:

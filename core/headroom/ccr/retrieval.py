@@ -7,6 +7,7 @@ original that match) or ``lines`` (a ``start-end`` range of the original, 1-base
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from headroom.ccr.store import CCRStore
@@ -42,17 +43,24 @@ RETRIEVE_TOOL: dict[str, Any] = {
 
 
 def _json_items(original: str) -> list[Any] | None:
+    """The longest array of ``original``: the top level, or inside objects (envelopes nest a few deep)."""
     try:
         data = json.loads(original)
     except (json.JSONDecodeError, RecursionError):
         return None
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        arrays = [v for v in data.values() if isinstance(v, list)]
-        if arrays:
-            return max(arrays, key=len)
-    return None
+    arrays = list(_arrays(data, 0))
+    return max(arrays, key=len) if arrays else None
+
+
+def _arrays(value: Any, depth: int) -> Iterator[list[Any]]:
+    if isinstance(value, list):
+        yield value
+    elif isinstance(value, dict) and depth < _MAX_ENVELOPE_DEPTH:
+        for inner in value.values():
+            yield from _arrays(inner, depth + 1)
+
+
+_MAX_ENVELOPE_DEPTH = 4
 
 
 def search_original(original: str, query: str, limit: int = 20) -> str:

@@ -80,8 +80,14 @@ def run_pipeline(
     query: str | None = None,
     store: Any = None,
     session_id: str | None = None,
+    store_unavailable: str | None = None,
 ) -> CompressResult:
-    """Run every stage on a copy of ``messages`` and report what it did (see module docs)."""
+    """Run every stage on a copy of ``messages`` and report what it did (see module docs).
+
+    ``store_unavailable`` says why the CCR store could not be opened: then nothing may be dropped
+    that could not be retrieved, so only lossless compression runs and context fitting is skipped
+    (the original conversation goes out, as fail-open promises), and the result's notes say so.
+    """
     started = time.perf_counter()
     notes = validate_messages(messages)
     counter = get_counter(model)
@@ -104,6 +110,11 @@ def run_pipeline(
         notes=notes,
     )
     ctx.extras["session_id"] = session_key
+    if store_unavailable:
+        ctx.state["store_unavailable"] = True
+        ctx.notes.append(
+            f"the CCR store is unavailable ({store_unavailable}): compressed losslessly, nothing dropped or fitted"
+        )
     run_stages(ctx)
     return _result(ctx, started)
 

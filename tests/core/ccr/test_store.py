@@ -320,3 +320,12 @@ def test_configs_with_other_limits_share_the_database_but_keep_their_limits(tmp_
     with pytest.raises(StoreError, match="max_entry_bytes=100"):
         small.put("y" * 1_000)
     assert get_store(HeadroomConfig(store_url=url)).config.max_entry_bytes == CCRConfig().max_entry_bytes
+
+
+def test_retrieving_with_a_query_finds_items_of_an_array_nested_in_envelopes(samples_dir: Path) -> None:
+    from headroom.ccr.retrieval import search_original
+
+    original = (samples_dir / "json" / "PullRequest2408.test_get_workflow_runs.85.json").read_text()
+    found = json.loads(search_original(original, "failure"))
+    assert 0 < len(found) < 30 and all("run_number" in item for item in found)
+    assert any(item["conclusion"] == "failure" for item in found)

@@ -244,3 +244,14 @@ def test_stateless_mode_writes_nothing_to_the_filesystem(tmp_path: Path) -> None
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
     assert _snapshot(home, tmp, workspace) == before == set()
+
+
+def test_an_unusable_store_sends_the_conversation_unfitted_and_says_why(tmp_path: Path) -> None:
+    url = UNUSABLE[sorted(UNUSABLE)[0]][0](tmp_path)
+    config = HeadroomConfig(store_url=url, model_context_limits={"gpt-4o": 8_000})
+    request = _tool_call(RUNS)
+    result = headroom.compress(request, config=config)
+    sent = json.dumps(result.messages)
+    assert "omitted by headroom" not in sent and "[headroom" not in sent and len(result.messages) == len(request)
+    assert "fitting" not in result.extras and not result.dropped_messages
+    assert any("CCR store is unavailable" in n and "nothing dropped or fitted" in n for n in result.passthrough_reasons)

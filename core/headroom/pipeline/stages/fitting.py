@@ -44,7 +44,8 @@ class ContextFitting:
     rewrites = True
 
     def applies(self, ctx: RequestContext) -> bool:
-        return True
+        # Without a working store nothing may be removed that could not be brought back.
+        return not ctx.state.get("store_unavailable")
 
     def run(self, ctx: RequestContext) -> None:
         window = ctx.registry.context_window(ctx.model)
